@@ -1,0 +1,182 @@
+"""`semid` command line: a thin layer over the library (see semid.pipeline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from semid.errors import SemidError
+
+app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
+data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers like 256,256,256, got {text!r}") from None
+    if not values:
+        raise typer.BadParameter("expected at least one codebook size")
+    return values
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@data_app.command("prepare")
+def data_prepare(
+    name: str = typer.Argument(..., help="movielens or wordnet"),
+    out: Path = typer.Option(..., "--out", help="dataset folder to write"),
+    head_coverage: float = typer.Option(0.8, help="head = most popular items covering this share of popularity"),
+    wordnet_dir: Path = typer.Option(Path("/usr/share/wordnet"), help="folder with the WordNet 3.0 data files"),
+) -> None:
+    """Build a bundled real dataset into the semid on-disk format."""
+    from semid.data import prepare_dataset
+
+    try:
+        ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']}, "
+        f"head {ds.meta['head_tail']['n_head']:,} -> {out}"
+    )
+
+
+@data_app.command("import")
+def data_import(
+    items: Path = typer.Option(..., help="items file (.jsonl, .csv or .parquet): item_id, text, popularity"),
+    queries: Path = typer.Option(..., help="query records file: query_id, split, query and/or history, target"),
+    out: Path = typer.Option(..., "--out", help="dataset folder to write"),
+    name: str = typer.Option("custom", help="dataset name"),
+    head_coverage: float = typer.Option(0.8, help="head = most popular items covering this share of popularity"),
+) -> None:
+    """Check your own catalogue and click log and write them as a semid dataset."""
+    import pandas as pd
+
+    from semid.data import build_dataset, read_items, read_queries, save_dataset
+
+    try:
+        item_df = read_items(items)
+        query_df = read_queries(queries, pd.Index(item_df["item_id"]))
+        ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
+        save_dataset(ds, out)
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']} -> {out}")
+
+
+@app.command()
+def embed(
+    data_dir: Path = typer.Argument(..., help="dataset folder"),
+    model: str = typer.Option("minilm", help="'minilm' (bundled) or a local sentence-transformers folder"),
+    batch_size: int = typer.Option(128, help="texts per batch"),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+    no_cache: bool = typer.Option(False, help="recompute even when cached"),
+) -> None:
+    """Embed item texts into DATA_DIR/item_vectors.npy (cached by model + texts)."""
+    from semid.embed import EncoderConfig
+    from semid.pipeline import embed_dataset
+
+    try:
+        path = embed_dataset(data_dir, EncoderConfig(model, batch_size, device, use_cache=not no_cache))
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"vectors -> {path}")
+
+
+@app.command()
+def tokenize(
+    data_dir: Path = typer.Argument(..., help="dataset folder (with item_vectors.npy, or pass --vectors)"),
+    out: Path = typer.Option(..., "--out", help="folder for tokenizer/ and sid_table/"),
+    method: str = typer.Option("rq_kmeans", help="tokenizer method"),
+    codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated"),
+    vectors: Path | None = typer.Option(None, help="item vectors (.npy/.parquet) instead of DATA_DIR's"),
+    seed: int = typer.Option(0, help="random seed"),
+) -> None:
+    """Fit a SID tokenizer on the items and write the SID table."""
+    from semid.pipeline import tokenize_dataset
+
+    try:
+        res = tokenize_dataset(
+            data_dir, out, method, vectors=vectors, codebook_sizes=_int_list(codebook_sizes), seed=seed
+        )
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"{method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs in {res.fit_seconds:.1f}s -> {out}"
+    )
+
+
+@app.command()
+def diagnose(
+    table: Path = typer.Argument(..., help="a SID table folder, or a `semid tokenize` output folder"),
+    out: Path = typer.Option(..., "--out", help="folder for diagnostics.json and report.html"),
+) -> None:
+    """Write diagnostics.json and report.html (hourglass, collisions, code lengths)."""
+    from semid.pipeline import diagnose_table, resolve_table_dir
+    from semid.sid import SIDTable
+
+    try:
+        diag = diagnose_table(SIDTable.load(resolve_table_dir(table)), out, title=f"SID diagnostics: {table}")
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    _print_summary(diag)
+    console.print(f"-> {out / 'diagnostics.json'}, {out / 'report.html'}")
+
+
+def _print_summary(diag: dict) -> None:
+    t = Table(title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}")
+    for col in ("layer", "utilization", "entropy", "gini", "top1_share", "path_sparsity"):
+        t.add_column(col)
+    for s in diag["layers"]:
+        t.add_row(
+            str(s["layer"]),
+            f"{s['utilization']:.2f}",
+            f"{s['entropy']:.2f}",
+            f"{s['gini']:.3f}",
+            f"{s['top1_share']:.3f}",
+            f"{s['path_sparsity']:.3g}",
+        )
+    Console().print(t)
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
+    dataset: str = typer.Option("movielens", help="bundled dataset"),
+    codebook_sizes: str = typer.Option("256,256,256", help="RQ-KMeans codes per layer"),
+) -> None:
+    """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose."""
+    from semid.data import prepare_dataset
+    from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
+
+    try:
+        data_dir = out / "data"
+        console.rule(f"1/4 prepare {dataset}")
+        ds = prepare_dataset(dataset, data_dir)
+        console.print(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
+        console.rule("2/4 embed item texts (bundled MiniLM)")
+        embed_dataset(data_dir)
+        console.rule("3/4 tokenize: RQ-KMeans")
+        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", codebook_sizes=_int_list(codebook_sizes))
+        console.rule("4/4 diagnose")
+        diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    _print_summary(diag)
+    console.print(json.dumps({"diagnostics": str(out / "diagnostics.json"), "report": str(out / "report.html")}))
+
+
+if __name__ == "__main__":
+    app()

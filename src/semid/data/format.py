@@ -1,0 +1,305 @@
+"""The on-disk dataset format, and its validation.
+
+A dataset is a folder with three files:
+
+- ``items.parquet``: one row per item. ``item_id`` (string, unique), ``text`` (string, non-empty),
+  ``popularity`` (int >= 0: interactions, clicks or sense counts), ``is_head`` (bool, from the
+  head/tail split recorded in ``meta.json``).
+- ``queries.parquet``: one row per query record. ``query_id`` (string, unique), ``split``
+  (``train``/``valid``/``test``), ``query`` (string, may be empty when ``history`` is given),
+  ``history`` (list of item ids, oldest first, may be empty), ``target`` (the item id to retrieve).
+- ``meta.json``: name, source, how it was built, counts, and the head/tail rule.
+
+Users bring their own catalogue as JSONL, CSV or parquet files with the same columns
+(``semid data import``); every row is checked and the first bad one is reported by file and line.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from semid.data.headtail import DEFAULT_HEAD_COVERAGE, head_tail_split
+from semid.errors import DataError, MissingResourceError
+
+ITEMS_FILE = "items.parquet"
+QUERIES_FILE = "queries.parquet"
+META_FILE = "meta.json"
+SPLITS = ("train", "valid", "test")
+ITEM_COLUMNS = ("item_id", "text", "popularity")
+QUERY_COLUMNS = ("query_id", "split", "query", "history", "target")
+
+
+@dataclass
+class Dataset:
+    """A catalogue and its query records, validated."""
+
+    name: str
+    items: pd.DataFrame
+    queries: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def item_index(self) -> pd.Index:
+        """Index over item ids, for id -> row lookups."""
+        return pd.Index(self.items["item_id"])
+
+    def split(self, name: str) -> pd.DataFrame:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return self.queries[self.queries["split"] == name].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _line_of(fmt: str, row: int) -> tuple[int, str]:
+    """Human line (or row) number of a 0-based data row in a file of this format."""
+    if fmt == "jsonl":
+        return row + 1, "line"
+    if fmt == "csv":
+        return row + 2, "line"  # the header is line 1
+    return row, "row"
+
+
+def _file_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    raise DataError(f"unsupported file type {suffix!r}; use .jsonl, .csv or .parquet", source=str(path))
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                raise DataError("empty line (every line must be one JSON object)", source=str(path), line=lineno)
+            try:
+                obj = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"malformed JSON: {exc.msg}", source=str(path), line=lineno) from None
+            if not isinstance(obj, dict):
+                raise DataError("expected a JSON object", source=str(path), line=lineno)
+            rows.append(obj)
+    return pd.DataFrame(rows)
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    if not path.exists():
+        raise MissingResourceError(f"{path}: no such file")
+    fmt = _file_format(path)
+    if fmt == "jsonl":
+        return _read_jsonl(path), fmt
+    if fmt == "csv":
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except pd.errors.ParserError as exc:
+            raise DataError(f"malformed CSV: {exc}", source=str(path)) from None
+        return df, fmt
+    try:
+        return pd.read_parquet(path), fmt
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"cannot read parquet: {exc}", source=str(path)) from None
+
+
+def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; found {list(df.columns)}", source=source)
+
+
+def _fail(msg: str, source: str, fmt: str, row: int) -> DataError:
+    line, unit = _line_of(fmt, row)
+    return DataError(msg, source=source, line=line, unit=unit)
+
+
+def validate_items(df: pd.DataFrame, source: str = "items", fmt: str = "parquet") -> pd.DataFrame:
+    """Check and normalise an items table; raise DataError naming the first bad row."""
+    _require_columns(df, ITEM_COLUMNS, source)
+    ids = df["item_id"]
+    for row, value in enumerate(ids):
+        if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
+            raise _fail("field 'item_id' is empty", source, fmt, row)
+    ids = ids.astype(str)
+    dup = ids.duplicated(keep="first")
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
+        first_line, _ = _line_of(fmt, first)
+        raise _fail(f"duplicate item_id {ids.iloc[row]!r} (first seen at {first_line})", source, fmt, row)
+    texts = df["text"]
+    for row, value in enumerate(texts):
+        if not isinstance(value, str) or value.strip() == "":
+            raise _fail(f"field 'text' is empty for item {ids.iloc[row]!r}", source, fmt, row)
+    pop_raw = pd.to_numeric(df["popularity"], errors="coerce")
+    bad = pop_raw.isna() | ~np.isfinite(pop_raw.to_numpy(dtype=np.float64, na_value=np.nan))
+    bad |= pop_raw.fillna(0) < 0
+    bad |= pop_raw.fillna(0) != np.floor(pop_raw.fillna(0))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise _fail(f"field 'popularity' must be an integer >= 0, got {df['popularity'].iloc[row]!r}", source, fmt, row)
+    out = pd.DataFrame(
+        {"item_id": ids.to_numpy(), "text": texts.astype(str).to_numpy(), "popularity": pop_raw.astype(np.int64)}
+    )
+    if "is_head" in df.columns:
+        out["is_head"] = df["is_head"].astype(bool).to_numpy()
+    return out
+
+
+def _as_history(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, float) and np.isnan(value):
+        return []
+    if isinstance(value, str):
+        value = value.strip()
+        if value == "":
+            return []
+        parsed = json.loads(value)  # CSV stores history as a JSON array
+        if not isinstance(parsed, list):
+            raise ValueError("history must be a list of item ids")
+        return [str(v) for v in parsed]
+    if isinstance(value, list | tuple | np.ndarray):
+        return [str(v) for v in value]
+    raise ValueError(f"history must be a list of item ids, got {type(value).__name__}")
+
+
+def validate_queries(
+    df: pd.DataFrame, known_items: pd.Index, source: str = "queries", fmt: str = "parquet"
+) -> pd.DataFrame:
+    """Check and normalise query records against the catalogue; raise DataError naming the first bad row."""
+    required = ("split", "target")
+    _require_columns(df, required, source)
+    if "query" not in df.columns and "history" not in df.columns:
+        raise DataError("needs a 'query' or a 'history' column (or both)", source=source)
+    n = len(df)
+    query_ids = df["query_id"].astype(str) if "query_id" in df.columns else pd.Series([f"q{i}" for i in range(n)])
+    dup = query_ids.duplicated()
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise _fail(f"duplicate query_id {query_ids.iloc[row]!r}", source, fmt, row)
+    splits = df["split"].astype(str)
+    bad_split = ~splits.isin(SPLITS)
+    if bad_split.any():
+        row = int(np.flatnonzero(bad_split.to_numpy())[0])
+        raise _fail(f"field 'split' must be one of {SPLITS}, got {splits.iloc[row]!r}", source, fmt, row)
+    queries = df["query"].fillna("").astype(str) if "query" in df.columns else pd.Series([""] * n, dtype=object)
+    histories: list[list[str]] = []
+    raw_hist = df["history"] if "history" in df.columns else pd.Series([None] * n, dtype=object)
+    for row, value in enumerate(raw_hist):
+        try:
+            histories.append(_as_history(value))
+        except (ValueError, json.JSONDecodeError) as exc:
+            raise _fail(f"field 'history': {exc}", source, fmt, row) from None
+    targets = df["target"].astype(str)
+    known_target = known_items.get_indexer(targets) >= 0
+    if not known_target.all():
+        row = int(np.flatnonzero(~known_target)[0])
+        raise _fail(f"unknown item id {targets.iloc[row]!r} in field 'target'", source, fmt, row)
+    for row, (q, hist) in enumerate(zip(queries, histories, strict=True)):
+        if q.strip() == "" and not hist:
+            raise _fail("empty query: both 'query' and 'history' are empty", source, fmt, row)
+        if hist:
+            found = known_items.get_indexer(hist)
+            if (found < 0).any():
+                bad = hist[int(np.flatnonzero(found < 0)[0])]
+                raise _fail(f"unknown item id {bad!r} in field 'history'", source, fmt, row)
+    return pd.DataFrame(
+        {
+            "query_id": query_ids.to_numpy(),
+            "split": splits.to_numpy(),
+            "query": queries.to_numpy(),
+            "history": pd.Series(histories, dtype=object).to_numpy(),
+            "target": targets.to_numpy(),
+        }
+    )
+
+
+def read_items(path: str | Path) -> pd.DataFrame:
+    """Read and validate an items file (.jsonl, .csv or .parquet)."""
+    p = Path(path)
+    df, fmt = _read_table(p)
+    return validate_items(df, source=str(p), fmt=fmt)
+
+
+def read_queries(path: str | Path, known_items: pd.Index) -> pd.DataFrame:
+    """Read and validate a query-records file (.jsonl, .csv or .parquet) against known item ids."""
+    p = Path(path)
+    df, fmt = _read_table(p)
+    return validate_queries(df, known_items, source=str(p), fmt=fmt)
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+
+def build_dataset(
+    name: str,
+    items: pd.DataFrame,
+    queries: pd.DataFrame,
+    meta: dict[str, Any] | None = None,
+    head_coverage: float = DEFAULT_HEAD_COVERAGE,
+) -> Dataset:
+    """Validate items and queries, apply the head/tail split, and fill in the counts in meta."""
+    items = validate_items(items, source=f"{name} items")
+    queries = validate_queries(queries, pd.Index(items["item_id"]), source=f"{name} queries")
+    items["is_head"] = head_tail_split(items["popularity"].to_numpy(), head_coverage)
+    meta = dict(meta or {})
+    meta.update(
+        {
+            "name": name,
+            "format_version": 1,
+            "n_items": len(items),
+            "n_queries": {s: int((queries["split"] == s).sum()) for s in SPLITS},
+            "head_tail": {
+                "rule": "most popular items covering `coverage` of total popularity are head",
+                "coverage": head_coverage,
+                "n_head": int(items["is_head"].sum()),
+                "n_tail": int((~items["is_head"]).sum()),
+                "n_zero_popularity": int((items["popularity"] == 0).sum()),
+            },
+        }
+    )
+    return Dataset(name=name, items=items, queries=queries, meta=meta)
+
+
+def save_dataset(ds: Dataset, out_dir: str | Path) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ds.items.to_parquet(out / ITEMS_FILE, index=False)
+    ds.queries.to_parquet(out / QUERIES_FILE, index=False)
+    (out / META_FILE).write_text(json.dumps(ds.meta, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def load_dataset(path: str | Path) -> Dataset:
+    """Load a prepared dataset folder, validating every file."""
+    root = Path(path)
+    if not root.is_dir():
+        raise MissingResourceError(
+            f"{root}: no dataset folder here; make one with `semid data prepare NAME --out {root}`"
+        )
+    for fname in (ITEMS_FILE, QUERIES_FILE, META_FILE):
+        if not (root / fname).exists():
+            raise MissingResourceError(f"{root / fname}: missing; is {root} a dataset made by `semid data prepare`?")
+    try:
+        meta = json.loads((root / META_FILE).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"malformed JSON: {exc.msg}", source=str(root / META_FILE), line=exc.lineno) from None
+    items = read_items(root / ITEMS_FILE)
+    if "is_head" not in items.columns:
+        raise DataError("missing column 'is_head' (run `semid data split`)", source=str(root / ITEMS_FILE))
+    queries = read_queries(root / QUERIES_FILE, pd.Index(items["item_id"]))
+    return Dataset(name=str(meta.get("name", root.name)), items=items, queries=queries, meta=meta)

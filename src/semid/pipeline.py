@@ -1,0 +1,104 @@
+"""The pipeline steps the CLI runs, as plain functions: embed a dataset, tokenize it, diagnose the SIDs.
+
+Folder conventions (each step reads what the previous wrote):
+
+- dataset folder (``semid data prepare``): items.parquet, queries.parquet, meta.json; ``semid embed``
+  adds ``item_vectors.npy`` and ``item_vectors.json`` (model, dim).
+- tokenization folder (``semid tokenize``): ``tokenizer/`` (config.json + tensors.safetensors),
+  ``sid_table/`` and ``tokenize.json`` (method, dataset, fit time).
+- diagnostics (``semid diagnose``): ``diagnostics.json`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from semid.data.format import Dataset, load_dataset
+from semid.embed.encoder import EncoderConfig, TextEncoder
+from semid.embed.vectors import load_vectors
+from semid.errors import MissingResourceError
+from semid.sid.diagnostics import compute_diagnostics
+from semid.sid.report import write_report
+from semid.sid.table import SIDTable
+from semid.tokenize import Tokenizer, make_tokenizer
+
+ITEM_VECTORS = "item_vectors.npy"
+TOKENIZER_DIR = "tokenizer"
+TABLE_DIR = "sid_table"
+
+
+def embed_dataset(data_dir: str | Path, config: EncoderConfig | None = None) -> Path:
+    """Embed every item text of a dataset folder; write item_vectors.npy beside it."""
+    root = Path(data_dir)
+    ds = load_dataset(root)
+    encoder = TextEncoder(config)
+    vecs = encoder.encode(ds.items["text"].tolist())
+    np.save(root / ITEM_VECTORS, vecs)
+    info = {"model": str(encoder.model_path), "dim": int(vecs.shape[1]), "n": int(vecs.shape[0])}
+    (root / "item_vectors.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return root / ITEM_VECTORS
+
+
+def dataset_vectors(ds: Dataset, data_dir: Path, vectors: str | Path | None = None) -> np.ndarray:
+    path = Path(vectors) if vectors is not None else data_dir / ITEM_VECTORS
+    if not path.exists():
+        raise MissingResourceError(f"{path}: no item vectors; run `semid embed {data_dir}` or pass --vectors FILE")
+    return load_vectors(path, n_rows=ds.n_items)
+
+
+@dataclass
+class TokenizeResult:
+    tokenizer: Tokenizer
+    table: SIDTable
+    out_dir: Path
+    fit_seconds: float
+
+
+def tokenize_dataset(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    method: str = "rq_kmeans",
+    vectors: str | Path | None = None,
+    **config: Any,
+) -> TokenizeResult:
+    """Fit a tokenizer on a dataset's item vectors, encode every item, and save tokenizer + SID table."""
+    root = Path(data_dir)
+    ds = load_dataset(root)
+    x = dataset_vectors(ds, root, vectors)
+    is_head = ds.items["is_head"].to_numpy()
+    tok = make_tokenizer(method, **config)
+    start = time.perf_counter()
+    tok.fit(x, is_head=is_head)
+    codes = tok.encode(x)
+    seconds = time.perf_counter() - start
+    table = SIDTable.build(
+        ds.items["item_id"].tolist(), codes, tok.codebook_sizes, ds.items["popularity"].to_numpy(), is_head
+    )
+    out = Path(out_dir)
+    tok.save(out / TOKENIZER_DIR)
+    table.save(out / TABLE_DIR)
+    info = {"method": method, "dataset": str(root.resolve()), "fit_encode_seconds": seconds, "config": config}
+    (out / "tokenize.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
+    return TokenizeResult(tok, table, out, seconds)
+
+
+def resolve_table_dir(path: str | Path) -> Path:
+    p = Path(path)
+    return p / TABLE_DIR if (p / TABLE_DIR).is_dir() else p
+
+
+def diagnose_table(table: SIDTable, out_dir: str | Path, title: str = "SID diagnostics") -> dict[str, Any]:
+    """Write diagnostics.json and report.html for a SID table; return the diagnostics."""
+    codes = table.item_codes()
+    diag = compute_diagnostics(codes, table.codebook_sizes, table.is_head)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "diagnostics.json").write_text(json.dumps(diag, indent=2) + "\n", encoding="utf-8")
+    write_report(codes, diag, out / "report.html", title)
+    return diag

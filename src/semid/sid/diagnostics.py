@@ -1,0 +1,143 @@
+"""What is wrong with a set of SIDs, as numbers (paper 003 Figs. 2-4; paper 000 Table 2, Figs. 4-8).
+
+Pure functions over codes. Per layer: token distribution statistics (entropy, Gini, std,
+utilisation, the share of the top tokens: the "super-routers" of the hourglass), path sparsity,
+fan-in/fan-out between consecutive layers. Overall: SIDs, collisions, items per SID, code lengths
+split by head and tail.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from semid.tokenize.base import Codes
+
+QUANTILES = {"p80": 0.80, "p90": 0.90, "p99": 0.99, "p999": 0.999}
+
+
+def entropy_bits(counts: np.ndarray) -> float:
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log2(p)).sum())
+
+
+def gini(counts: np.ndarray) -> float:
+    """Gini coefficient of a count vector (0: uniform, -> 1: all mass on one entry); zeros count."""
+    x = np.sort(np.asarray(counts, dtype=np.float64))
+    n, total = x.shape[0], x.sum()
+    if n == 0 or total == 0:
+        return 0.0
+    ranks = np.arange(1, n + 1)
+    return float(((2 * ranks - n - 1) * x).sum() / (n * total))
+
+
+def token_stats(counts: np.ndarray) -> dict[str, float]:
+    """Statistics of one layer's token counts (length = codebook size, unused codes as 0)."""
+    size = counts.shape[0]
+    total = int(counts.sum())
+    ent = entropy_bits(counts)
+    desc = np.sort(counts)[::-1]
+    cum = np.cumsum(desc) / max(total, 1)
+    return {
+        "n_items": total,
+        "entropy": ent,
+        "normalized_entropy": ent / np.log2(size) if size > 1 else 0.0,
+        "gini": gini(counts),
+        "std": float(counts.std()),
+        "utilization": float((counts > 0).mean()),
+        "top1_share": float(desc[0] / total) if total else 0.0,
+        "top10_share": float(desc[:10].sum() / total) if total else 0.0,
+        "tokens_for_half_of_items": int(np.searchsorted(cum, 0.5) + 1) if total else 0,
+    }
+
+
+def _distinct_rows(rows: np.ndarray) -> int:
+    if rows.shape[0] == 0:
+        return 0
+    return int(np.unique(rows, axis=0).shape[0])
+
+
+def fan_stats(prev_tokens: np.ndarray, next_tokens: np.ndarray) -> dict[str, float]:
+    """Fan-out of layer l tokens into layer l+1 and fan-in of layer l+1 tokens from layer l."""
+    if prev_tokens.shape[0] == 0:
+        return {"fan_out_mean": 0.0, "fan_out_max": 0, "fan_in_mean": 0.0, "fan_in_max": 0}
+    pairs = np.unique(np.stack([prev_tokens, next_tokens], axis=1), axis=0)
+    _, fan_out = np.unique(pairs[:, 0], return_counts=True)
+    _, fan_in = np.unique(pairs[:, 1], return_counts=True)
+    return {
+        "fan_out_mean": float(fan_out.mean()),
+        "fan_out_max": int(fan_out.max()),
+        "fan_in_mean": float(fan_in.mean()),
+        "fan_in_max": int(fan_in.max()),
+    }
+
+
+def sid_group_sizes(codes: Codes) -> np.ndarray:
+    """Number of items of each distinct SID."""
+    keyed = np.where(np.arange(codes.n_layers)[None, :] < codes.lengths[:, None], codes.codes, -1)
+    _, sizes = np.unique(keyed, axis=0, return_counts=True)
+    return sizes
+
+
+def length_summary(lengths: np.ndarray, n_layers: int) -> dict[str, Any]:
+    hist = np.bincount(lengths, minlength=n_layers + 1)[1:]
+    return {
+        "mean": float(lengths.mean()) if lengths.size else 0.0,
+        "n_items": int(lengths.size),
+        "histogram": {str(i + 1): int(c) for i, c in enumerate(hist)},
+    }
+
+
+def compute_diagnostics(codes: Codes, codebook_sizes: list[int], is_head: np.ndarray | None = None) -> dict[str, Any]:
+    """Every diagnostic of SPEC.md "Diagnostics" as a JSON-ready dict."""
+    L = codes.n_layers
+    sizes = codebook_sizes[:L]
+    layers: list[dict[str, Any]] = []
+    for layer in range(L):
+        active = codes.lengths > layer
+        tokens = codes.codes[active, layer]
+        stats: dict[str, Any] = {"layer": layer + 1, "codebook_size": sizes[layer]}
+        stats.update(token_stats(np.bincount(tokens, minlength=sizes[layer])))
+        prefixes = _distinct_rows(codes.codes[active, : layer + 1])
+        stats["n_prefixes"] = prefixes
+        stats["path_sparsity"] = prefixes / float(np.prod(np.asarray(sizes[: layer + 1], dtype=np.float64)))
+        if layer + 1 < L:
+            both = codes.lengths > layer + 1
+            stats.update(fan_stats(codes.codes[both, layer], codes.codes[both, layer + 1]))
+        layers.append(stats)
+
+    group = sid_group_sizes(codes)
+    n_items, n_sids = codes.n_items, int(group.shape[0])
+    head = np.zeros(n_items, dtype=bool) if is_head is None else np.asarray(is_head, dtype=bool)
+    return {
+        "n_items": n_items,
+        "n_sids": n_sids,
+        "n_layers": L,
+        "codebook_sizes": list(sizes),
+        "layers": layers,
+        "path_sparsity": n_sids / float(np.prod(np.asarray(sizes, dtype=np.float64))),
+        "collision_rate": 1.0 - n_sids / n_items if n_items else 0.0,
+        "colliding_item_share": float(group[group > 1].sum() / n_items) if n_items else 0.0,
+        "items_per_sid": {
+            "mean": float(group.mean()) if n_sids else 0.0,
+            **{k: float(np.quantile(group, q)) for k, q in QUANTILES.items()},
+            "max": int(group.max()) if n_sids else 0,
+        },
+        "length": {
+            **length_summary(codes.lengths, L),
+            "head": length_summary(codes.lengths[head], L),
+            "tail": length_summary(codes.lengths[~head], L),
+        },
+    }
+
+
+def transition_matrix(codes: Codes, layer: int, codebook_sizes: list[int]) -> np.ndarray:
+    """Counts of (token at `layer`, token at `layer`+1) over items that have both layers."""
+    both = codes.lengths > layer + 1
+    mat = np.zeros((codebook_sizes[layer], codebook_sizes[layer + 1]), dtype=np.int64)
+    np.add.at(mat, (codes.codes[both, layer], codes.codes[both, layer + 1]), 1)
+    return mat

@@ -1,0 +1,113 @@
+"""The one tokenizer interface, the variable-length code container, and save/load helpers.
+
+Every tokenizer fits on item vectors, encodes vectors to variable-length codes (cold-start items
+included: no refit), decodes codes back to vectors, and saves to a folder holding ``config.json``
+plus ``tensors.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from semid.errors import DataError, MissingResourceError
+
+CONFIG_FILE = "config.json"
+TENSORS_FILE = "tensors.safetensors"
+PAD = -1
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Variable-length codes of n items: ``codes[i, :lengths[i]]`` is item i's code, the rest is PAD (-1)."""
+
+    codes: np.ndarray  # int32 [n, L]
+    lengths: np.ndarray  # int32 [n], each in [1, L]
+
+    def __post_init__(self) -> None:
+        if self.codes.ndim != 2 or self.lengths.ndim != 1 or self.codes.shape[0] != self.lengths.shape[0]:
+            raise ValueError(f"codes {self.codes.shape} and lengths {self.lengths.shape} do not match")
+
+    @classmethod
+    def full(cls, codes: np.ndarray) -> Codes:
+        """Fixed-length codes: every item uses all L layers."""
+        codes = np.ascontiguousarray(codes, dtype=np.int32)
+        return cls(codes, np.full(codes.shape[0], codes.shape[1], dtype=np.int32))
+
+    @classmethod
+    def from_lists(cls, rows: list[list[int]] | list[tuple[int, ...]], n_layers: int | None = None) -> Codes:
+        depth = n_layers if n_layers is not None else max((len(r) for r in rows), default=1)
+        codes = np.full((len(rows), depth), PAD, dtype=np.int32)
+        lengths = np.zeros(len(rows), dtype=np.int32)
+        for i, r in enumerate(rows):
+            codes[i, : len(r)] = r
+            lengths[i] = len(r)
+        return cls(codes, lengths)
+
+    @property
+    def n_items(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.codes.shape[1])
+
+    def to_lists(self) -> list[tuple[int, ...]]:
+        return [tuple(int(c) for c in row[:n]) for row, n in zip(self.codes, self.lengths, strict=True)]
+
+    def validate(self, codebook_sizes: list[int] | None = None) -> None:
+        """Raise DataError unless lengths are in [1, L], codes are set before and PAD after each length."""
+        L = self.n_layers
+        if self.n_items and (self.lengths.min() < 1 or self.lengths.max() > L):
+            bad = int(np.flatnonzero((self.lengths < 1) | (self.lengths > L))[0])
+            raise DataError(f"length {self.lengths[bad]} outside [1, {L}]", source="codes", line=bad, unit="item")
+        used = np.arange(L)[None, :] < self.lengths[:, None]
+        if (self.codes[used] < 0).any() or (self.codes[~used] != PAD).any():
+            raise DataError("codes must be >= 0 within each length and -1 after it", source="codes")
+        if codebook_sizes is not None:
+            for layer, size in enumerate(codebook_sizes[:L]):
+                col = self.codes[:, layer]
+                if (col[used[:, layer]] >= size).any():
+                    raise DataError(f"layer {layer} has a code >= codebook size {size}", source="codes")
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """What every SID tokenizer provides."""
+
+    method: ClassVar[str]
+
+    @property
+    def codebook_sizes(self) -> list[int]: ...
+
+    def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Tokenizer: ...
+
+    def encode(self, vectors: np.ndarray) -> Codes: ...
+
+    def decode(self, codes: Codes) -> np.ndarray: ...
+
+    def save(self, path: str | Path) -> Path: ...
+
+
+def write_folder(path: str | Path, method: str, config: Any, tensors: dict[str, np.ndarray], **extra: Any) -> Path:
+    """Write ``config.json`` (method, dataclass config, extras) and ``tensors.safetensors``."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    payload = {"method": method, "config": asdict(config), **extra}
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(out / TENSORS_FILE))
+    (out / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    root = Path(path)
+    for fname in (CONFIG_FILE, TENSORS_FILE):
+        if not (root / fname).exists():
+            raise MissingResourceError(f"{root / fname}: missing; is {root} a tokenizer saved by semid?")
+    payload = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+    return payload, load_file(str(root / TENSORS_FILE))

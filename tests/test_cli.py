@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from semid.cli import app
+from tests.conftest import clustered
+
+runner = CliRunner()
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def make_dataset(tmp_path, n=300):
+    items = [{"item_id": f"i{k}", "text": f"item {k}", "popularity": int(1000 // (k + 1))} for k in range(n)]
+    queries = [{"query_id": f"q{k}", "split": "train", "query": f"find {k}", "target": f"i{k}"} for k in range(n)]
+    write_jsonl(tmp_path / "items.jsonl", items)
+    write_jsonl(tmp_path / "queries.jsonl", queries)
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            "--items",
+            str(tmp_path / "items.jsonl"),
+            "--queries",
+            str(tmp_path / "queries.jsonl"),
+            "--out",
+            str(tmp_path / "ds"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    np.save(tmp_path / "vecs.npy", clustered(n, 8, 12))
+    return tmp_path / "ds"
+
+
+def test_import_tokenize_diagnose(tmp_path):
+    ds = make_dataset(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(ds),
+            "--vectors",
+            str(tmp_path / "vecs.npy"),
+            "--codebook-sizes",
+            "8,8",
+            "--out",
+            str(tmp_path / "tok"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "tok" / "tokenizer" / "config.json").exists()
+    res = runner.invoke(app, ["diagnose", str(tmp_path / "tok"), "--out", str(tmp_path / "diag")])
+    assert res.exit_code == 0, res.output
+    diag = json.loads((tmp_path / "diag" / "diagnostics.json").read_text())
+    assert diag["n_items"] == 300 and len(diag["layers"]) == 2
+    assert (tmp_path / "diag" / "report.html").stat().st_size > 10_000
+
+
+def test_bad_inputs_exit_2_with_the_location(tmp_path):
+    write_jsonl(tmp_path / "items.jsonl", [{"item_id": "a", "text": "", "popularity": 1}])
+    write_jsonl(tmp_path / "queries.jsonl", [{"split": "train", "query": "x", "target": "a"}])
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            "--items",
+            str(tmp_path / "items.jsonl"),
+            "--queries",
+            str(tmp_path / "queries.jsonl"),
+            "--out",
+            str(tmp_path / "ds"),
+        ],
+    )
+    assert res.exit_code == 2
+    assert "items.jsonl line 1: field 'text' is empty" in res.output
+
+
+def test_tokenize_errors_are_clear(tmp_path):
+    ds = make_dataset(tmp_path, n=50)
+    res = runner.invoke(app, ["tokenize", str(ds), "--out", str(tmp_path / "t")])
+    assert res.exit_code == 2 and "semid embed" in res.output  # no vectors yet
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(ds),
+            "--vectors",
+            str(tmp_path / "vecs.npy"),
+            "--codebook-sizes",
+            "64",
+            "--out",
+            str(tmp_path / "t"),
+        ],
+    )
+    assert res.exit_code == 2 and "larger than the number of items (50)" in res.output
+    res = runner.invoke(app, ["tokenize", str(ds), "--codebook-sizes", "a,b", "--out", str(tmp_path / "t")])
+    assert res.exit_code != 0 and "comma-separated integers" in res.output
+    res = runner.invoke(app, ["data", "prepare", "imdb", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "unknown dataset 'imdb'" in res.output
