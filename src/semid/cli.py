@@ -99,22 +99,55 @@ def embed(
 def tokenize(
     data_dir: Path = typer.Argument(..., help="dataset folder (with item_vectors.npy, or pass --vectors)"),
     out: Path = typer.Option(..., "--out", help="folder for tokenizer/ and sid_table/"),
-    method: str = typer.Option("rq_kmeans", help="tokenizer method"),
+    method: str = typer.Option("rq_kmeans", help="rq_kmeans, sarq, acrq or sa2crq"),
     codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated"),
     vectors: Path | None = typer.Option(None, help="item vectors (.npy/.parquet) instead of DATA_DIR's"),
     seed: int = typer.Option(0, help="random seed"),
+    tau: float | None = typer.Option(None, help="SARQ budget: an item goes deeper while P(prefix) > tau"),
+    min_items: int | None = typer.Option(None, help="SARQ budget as items: deeper while >= this many share the prefix"),
+    head_codebook_sizes: str | None = typer.Option(None, help="ACRQ head-stage sizes, e.g. 64,128,256"),
+    hourglass: str | None = typer.Option(None, help="hourglass fix on a fixed-length method: drop_layer2 or top_k"),
+    hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
 ) -> None:
     """Fit a SID tokenizer on the items and write the SID table."""
     from semid.pipeline import tokenize_dataset
 
+    options: dict[str, object] = {"codebook_sizes": _int_list(codebook_sizes), "seed": seed}
+    if tau is not None:
+        options["tau"] = tau
+    if min_items is not None:
+        options["min_items"] = min_items
+    if head_codebook_sizes is not None:
+        options["head_codebook_sizes"] = _int_list(head_codebook_sizes)
+    if hourglass is not None:
+        options.update(hourglass=hourglass, hourglass_k=hourglass_k)
     try:
-        res = tokenize_dataset(
-            data_dir, out, method, vectors=vectors, codebook_sizes=_int_list(codebook_sizes), seed=seed
-        )
+        res = tokenize_dataset(data_dir, out, method, vectors=vectors, **options)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
     console.print(
-        f"{method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs in {res.fit_seconds:.1f}s -> {out}"
+        f"{res.tokenizer.method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs "
+        f"in {res.fit_seconds:.1f}s -> {out}"
+    )
+
+
+@app.command()
+def assign(
+    tokenize_dir: Path = typer.Argument(..., help="a `semid tokenize` output folder (tokenizer/ + sid_table/)"),
+    items: Path = typer.Option(..., help="new items (.jsonl/.csv/.parquet): item_id, text, popularity"),
+    vectors: Path | None = typer.Option(None, help="their vectors (.npy/.parquet) instead of embedding the texts"),
+    model: str = typer.Option("minilm", help="text encoder when no --vectors: 'minilm' or a local folder"),
+) -> None:
+    """Cold start: SIDs for new items without refitting; the SID table is updated in place (atomically)."""
+    from semid.embed import EncoderConfig
+    from semid.pipeline import assign_new_items
+
+    try:
+        res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(
+        f"assigned {res.n_new:,} new items ({res.n_new_sids:,} new SIDs); table now {res.table.n_items:,} items"
     )
 
 

@@ -75,7 +75,7 @@ def tokenize_dataset(
     tok = make_tokenizer(method, **config)
     start = time.perf_counter()
     tok.fit(x, is_head=is_head)
-    codes = tok.encode(x)
+    codes = tok.encode(x, is_head=is_head)
     seconds = time.perf_counter() - start
     table = SIDTable.build(
         ds.items["item_id"].tolist(), codes, tok.codebook_sizes, ds.items["popularity"].to_numpy(), is_head
@@ -102,3 +102,44 @@ def diagnose_table(table: SIDTable, out_dir: str | Path, title: str = "SID diagn
     (out / "diagnostics.json").write_text(json.dumps(diag, indent=2) + "\n", encoding="utf-8")
     write_report(codes, diag, out / "report.html", title)
     return diag
+
+
+@dataclass
+class AssignResult:
+    table: SIDTable
+    n_new: int
+    n_new_sids: int  # SIDs that did not exist before
+
+
+def assign_new_items(
+    tokenize_dir: str | Path,
+    items_file: str | Path,
+    vectors: str | Path | None = None,
+    encoder: EncoderConfig | None = None,
+) -> AssignResult:
+    """Cold start: give SIDs to new items with the fitted tokenizer, without refitting, and rewrite the
+    SID table atomically. Existing items keep their SIDs; ids already in the table are an error."""
+    from semid.data.format import read_items
+    from semid.errors import DataError
+    from semid.tokenize import load_tokenizer
+
+    root = Path(tokenize_dir)
+    table_dir = root / TABLE_DIR
+    table = SIDTable.load(table_dir)
+    tok = load_tokenizer(root / TOKENIZER_DIR)
+    items = read_items(items_file)
+    known = set(table.item_ids.to_pylist())
+    clash = [i for i in items["item_id"] if i in known]
+    if clash:
+        raise DataError(
+            f"item id {clash[0]!r} is already in the SID table ({len(clash)} such ids)", source=str(items_file)
+        )
+    if vectors is not None:
+        x = load_vectors(vectors, n_rows=len(items))
+    else:
+        x = TextEncoder(encoder).encode(items["text"].tolist())
+    codes = tok.encode(x)  # new items are tail items: extension codes allowed
+    before = table.n_sids
+    grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy())
+    grown.save(table_dir)
+    return AssignResult(grown, len(items), grown.n_sids - before)

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from safetensors.numpy import load_file, save_file
 
 from semid.errors import DataError, MissingResourceError
-from semid.tokenize.base import PAD, Codes
+from semid.tokenize.base import PAD, Codes, code_keys
 
 TABLE_META = "table.json"
 TABLE_ARRAYS = "arrays.safetensors"
@@ -40,12 +40,6 @@ TABLE_ITEMS = "items.parquet"
 
 def _code_dtype(codebook_sizes: Sequence[int]) -> np.dtype:
     return np.dtype(np.uint16) if max(codebook_sizes) < np.iinfo(np.uint16).max else np.dtype(np.uint32)
-
-
-def _sort_keys(codes: np.ndarray) -> np.ndarray:
-    """Byte strings that sort like the codes in trie order (PAD -> 0, code c -> c + 1, big-endian)."""
-    shifted = (codes.astype(np.int64) + 1).astype(">u4")
-    return np.ascontiguousarray(shifted).view(f"S{4 * codes.shape[1]}").ravel()
 
 
 def _hash_ids(ids: pa.Array) -> np.ndarray:
@@ -113,7 +107,7 @@ class SIDTable:
         if pop.shape != (n,) or head.shape != (n,):
             raise DataError("popularity and is_head must have one entry per item", source="items")
 
-        keys = _sort_keys(codes.codes)
+        keys = code_keys(codes.codes)
         # primary: SID in trie order; then popularity (desc); then catalogue order
         order = np.lexsort((np.arange(n), -pop, keys)).astype(np.int32)
         sorted_keys = keys[order]
@@ -129,6 +123,36 @@ class SIDTable:
         item_sid = np.empty(n, dtype=np.int32)
         item_sid[order] = np.cumsum(is_start) - 1
         return cls(ids, pop, head, item_sid, sid_codes, sid_lengths, sid_offsets, order, list(codebook_sizes))
+
+    def extend(
+        self,
+        item_ids: Sequence[str],
+        codes: Codes,
+        popularity: np.ndarray | None = None,
+        is_head: np.ndarray | None = None,
+    ) -> SIDTable:
+        """A new table with these items added; every existing item keeps its SID and its row number."""
+        n_new = len(item_ids)
+        if n_new == 0:
+            return self
+        existing = self.item_codes()
+        width = max(existing.n_layers, codes.n_layers)
+
+        def widen(c: Codes) -> np.ndarray:
+            pad = np.full((c.n_items, width - c.n_layers), PAD, dtype=np.int32)
+            return np.hstack([c.codes, pad])
+
+        ids = pa.concat_arrays([self.item_ids, pa.array(list(item_ids), type=pa.string())])
+        merged = Codes(np.vstack([widen(existing), widen(codes)]), np.concatenate([existing.lengths, codes.lengths]))
+        pop = np.zeros(n_new, dtype=np.int64) if popularity is None else np.asarray(popularity, dtype=np.int64)
+        head = np.zeros(n_new, dtype=bool) if is_head is None else np.asarray(is_head, dtype=bool)
+        return SIDTable.build(
+            ids,
+            merged,
+            self.codebook_sizes,
+            np.concatenate([self.popularity, pop]),
+            np.concatenate([self.is_head, head]),
+        )
 
     # ------------------------------------------------------------------------------------------ access
 
@@ -173,8 +197,8 @@ class SIDTable:
             if codes.n_layers < self.n_layers:
                 pad = np.full((codes.n_items, self.n_layers - codes.n_layers), PAD, dtype=np.int32)
                 codes = Codes(np.hstack([codes.codes, pad]), codes.lengths)
-        table_keys = _sort_keys(self.sid_code_matrix().codes)
-        query_keys = _sort_keys(codes.codes)
+        table_keys = code_keys(self.sid_code_matrix().codes)
+        query_keys = code_keys(codes.codes)
         pos = np.searchsorted(table_keys, query_keys)
         pos_c = np.minimum(pos, self.n_sids - 1)
         found = (pos < self.n_sids) & (table_keys[pos_c] == query_keys) & ~too_long

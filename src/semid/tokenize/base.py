@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -76,18 +76,25 @@ class Codes:
                     raise DataError(f"layer {layer} has a code >= codebook size {size}", source="codes")
 
 
+def code_keys(codes: np.ndarray) -> np.ndarray:
+    """Byte strings that sort codes in trie order (end of code before any token): PAD -> 0, c -> c + 1,
+    big-endian, so equal keys mean equal codes and a code sorts right before the codes it prefixes."""
+    shifted = (codes.astype(np.int64) + 1).astype(">u4")
+    return np.ascontiguousarray(shifted).view(f"S{4 * codes.shape[1]}").ravel()
+
+
 @runtime_checkable
 class Tokenizer(Protocol):
     """What every SID tokenizer provides."""
 
-    method: ClassVar[str]
+    method: str
 
     @property
     def codebook_sizes(self) -> list[int]: ...
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Tokenizer: ...
 
-    def encode(self, vectors: np.ndarray) -> Codes: ...
+    def encode(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Codes: ...
 
     def decode(self, codes: Codes) -> np.ndarray: ...
 

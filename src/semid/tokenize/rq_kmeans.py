@@ -97,8 +97,8 @@ class RQKMeans:
             self.codebooks.append(centroids)
         return self
 
-    def encode(self, vectors: np.ndarray) -> Codes:
-        """Codes of any vectors (new items too: nothing is refitted)."""
+    def encode(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Codes:
+        """Codes of any vectors (new items too: nothing is refitted). `is_head` is unused here."""
         self._check_fitted()
         residual = check_vectors(vectors, source="vectors", dim=self.dim).copy()
         codes = np.empty((residual.shape[0], len(self.codebooks)), dtype=np.int32)
@@ -128,3 +128,55 @@ class RQKMeans:
         tok = cls(RQKMeansConfig(**payload["config"]))
         tok.codebooks = [tensors[f"codebook_{i}"] for i in range(len(tok.config.codebook_sizes))]
         return tok
+
+
+def fit_codebook(x: np.ndarray, k: int, n_iter: int, seed: int, max_points_per_centroid: int) -> np.ndarray:
+    """k-means centroids, also when fewer than k points reach this layer (deep layers of adaptive codes):
+    then every point becomes a centroid and the spare centroids are jittered copies, which stay unused."""
+    if x.shape[0] >= k:
+        return train_kmeans(x, k, n_iter, seed, max_points_per_centroid)
+    rng = np.random.default_rng(seed)
+    if x.shape[0] == 0:
+        return rng.normal(scale=1e-3, size=(k, x.shape[1])).astype(np.float32)
+    spare = x[rng.integers(0, x.shape[0], size=k - x.shape[0])]
+    spare = spare + rng.normal(scale=1e-3, size=spare.shape).astype(np.float32)
+    return np.vstack([x, spare]).astype(np.float32)
+
+
+def anchored_kmeans(
+    x: np.ndarray, anchors: np.ndarray, n_new: int, n_iter: int, seed: int, max_points_per_centroid: int
+) -> np.ndarray:
+    """ACRQ's tail stage for one layer: a codebook of frozen `anchors` plus `n_new` trainable codes.
+
+    Lloyd iterations over `x` where every point is assigned among all codes but only the new codes move,
+    each to the mean of the points it holds (the codebook loss masked to extension assignments). The new
+    codes start as k-means of the points the anchors serve worst; a new code that holds nothing is
+    re-seeded on the worst-served point. The returned rows ``[:len(anchors)]`` are `anchors`, bit for bit.
+    """
+    n_anchor = anchors.shape[0]
+    if n_new == 0:
+        return anchors.copy()
+    rng = np.random.default_rng(seed)
+    if x.shape[0] == 0:
+        new = anchors[rng.integers(0, n_anchor, size=n_new)] + rng.normal(scale=1e-3, size=(n_new, anchors.shape[1]))
+        return np.vstack([anchors, new.astype(np.float32)])
+    err = ((x - anchors[nearest(anchors, x)]) ** 2).sum(axis=1)
+    worst = x[np.argsort(-err, kind="stable")[: max(n_new * 8, min(x.shape[0], n_new))]]
+    new = fit_codebook(worst, n_new, n_iter, seed, max_points_per_centroid)
+    codebook = np.vstack([anchors, new]).astype(np.float32)
+    for _ in range(n_iter):
+        labels = nearest(codebook, x)
+        dist = ((x - codebook[labels]) ** 2).sum(axis=1)
+        is_new = labels >= n_anchor
+        idx = labels[is_new] - n_anchor
+        sums = np.zeros((n_new, x.shape[1]), dtype=np.float64)
+        np.add.at(sums, idx, x[is_new])
+        counts = np.bincount(idx, minlength=n_new)
+        held = counts > 0
+        codebook[n_anchor:][held] = (sums[held] / counts[held, None]).astype(np.float32)
+        dead = np.flatnonzero(~held)
+        if dead.size:
+            reseed = np.argsort(-dist, kind="stable")[: dead.size]
+            codebook[n_anchor + dead[: reseed.size]] = x[reseed]
+    codebook[:n_anchor] = anchors
+    return codebook

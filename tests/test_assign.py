@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import pytest
+
+from semid.cli import app
+from semid.errors import DataError
+from semid.pipeline import assign_new_items
+from semid.sid import SIDTable
+from tests.conftest import clustered
+from tests.test_cli import make_dataset, runner
+
+
+@pytest.mark.parametrize("method", ["rq_kmeans", "sa2crq"])
+def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
+    ds = make_dataset(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(ds),
+            "--method",
+            method,
+            "--vectors",
+            str(tmp_path / "vecs.npy"),
+            "--codebook-sizes",
+            "8,8,8",
+            "--out",
+            str(tmp_path / "tok"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    before = SIDTable.load(tmp_path / "tok" / "sid_table")
+    new_items = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(20)]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new_items))
+    np.save(tmp_path / "new.npy", clustered(20, 8, 12, seed=5))
+    out = assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    after = SIDTable.load(tmp_path / "tok" / "sid_table")
+    assert out.n_new == 20 and after.n_items == before.n_items + 20
+    assert after.item_ids.to_pylist()[: before.n_items] == before.item_ids.to_pylist()
+    assert after.item_codes().to_lists()[: before.n_items] == before.item_codes().to_lists()
+    rows = after.lookup([f"new{k}" for k in range(20)])
+    assert (rows >= before.n_items).all()
+    with pytest.raises(DataError, match="already in the SID table"):
+        assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    np.save(tmp_path / "bad.npy", np.ones((20, 5), dtype=np.float32))
+    (tmp_path / "new2.jsonl").write_text(
+        "".join(json.dumps({**r, "item_id": r["item_id"] + "b"}) + "\n" for r in new_items)
+    )
+    with pytest.raises(DataError, match="dimension mismatch"):
+        assign_new_items(tmp_path / "tok", tmp_path / "new2.jsonl", tmp_path / "bad.npy")
+    assert SIDTable.load(tmp_path / "tok" / "sid_table").n_items == after.n_items  # a failed assign changes nothing
