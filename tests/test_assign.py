@@ -50,3 +50,52 @@ def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
     with pytest.raises(DataError, match="dimension mismatch"):
         assign_new_items(tmp_path / "tok", tmp_path / "new2.jsonl", tmp_path / "bad.npy")
     assert SIDTable.load(tmp_path / "tok" / "sid_table").n_items == after.n_items  # a failed assign changes nothing
+
+
+def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
+    ds = make_dataset(tmp_path)
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(ds),
+            "--method",
+            "sa2crq",
+            "--quantizer",
+            "rq_vae",
+            "--epochs",
+            "2",
+            "--vectors",
+            str(tmp_path / "vecs.npy"),
+            "--codebook-sizes",
+            "4,4",
+            "--out",
+            str(tmp_path / "tok"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "tok" / "checkpoint" / "last.pt").exists()
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(ds),
+            "--vectors",
+            str(tmp_path / "vecs.npy"),
+            "--codebook-sizes",
+            "4,4",
+            "--dedup",
+            "--out",
+            str(tmp_path / "dd"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    table = SIDTable.load(tmp_path / "dd" / "sid_table")
+    assert table.n_sids == table.n_items == 300 and table.n_layers == 3
+    new_items = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(30)]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new_items))
+    np.save(tmp_path / "new.npy", clustered(30, 8, 12, seed=5))
+    assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    grown = SIDTable.load(tmp_path / "dd" / "sid_table")
+    assert grown.n_sids == grown.n_items == 330
+    assert grown.item_codes().to_lists()[:300] == table.item_codes().to_lists()

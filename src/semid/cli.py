@@ -99,7 +99,10 @@ def embed(
 def tokenize(
     data_dir: Path = typer.Argument(..., help="dataset folder (with item_vectors.npy, or pass --vectors)"),
     out: Path = typer.Option(..., "--out", help="folder for tokenizer/ and sid_table/"),
-    method: str = typer.Option("rq_kmeans", help="rq_kmeans, sarq, acrq or sa2crq"),
+    method: str = typer.Option("rq_kmeans", help="rq_kmeans, rq_vae, sarq, acrq or sa2crq"),
+    quantizer: str | None = typer.Option(None, help="for sarq/acrq/sa2crq: rq_kmeans (default) or rq_vae"),
+    epochs: int | None = typer.Option(None, help="RQ-VAE training epochs (head stage for ACRQ)"),
+    dedup: bool = typer.Option(False, help="append TIGER's dedup token so no two items share a SID"),
     codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated"),
     vectors: Path | None = typer.Option(None, help="item vectors (.npy/.parquet) instead of DATA_DIR's"),
     seed: int = typer.Option(0, help="random seed"),
@@ -121,8 +124,14 @@ def tokenize(
         options["head_codebook_sizes"] = _int_list(head_codebook_sizes)
     if hourglass is not None:
         options.update(hourglass=hourglass, hourglass_k=hourglass_k)
+    if quantizer is not None:
+        options["quantizer"] = quantizer
+    if epochs is not None:
+        options["epochs"] = epochs
+    if method == "rq_vae" or quantizer == "rq_vae":
+        options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
-        res = tokenize_dataset(data_dir, out, method, vectors=vectors, **options)
+        res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
     console.print(

@@ -27,6 +27,7 @@ from semid.sid.diagnostics import compute_diagnostics
 from semid.sid.report import write_report
 from semid.sid.table import SIDTable
 from semid.tokenize import Tokenizer, make_tokenizer
+from semid.tokenize.base import append_dedup_token
 
 ITEM_VECTORS = "item_vectors.npy"
 TOKENIZER_DIR = "tokenizer"
@@ -65,9 +66,11 @@ def tokenize_dataset(
     out_dir: str | Path,
     method: str = "rq_kmeans",
     vectors: str | Path | None = None,
+    dedup: bool = False,
     **config: Any,
 ) -> TokenizeResult:
-    """Fit a tokenizer on a dataset's item vectors, encode every item, and save tokenizer + SID table."""
+    """Fit a tokenizer on a dataset's item vectors, encode every item, and save tokenizer + SID table.
+    `dedup` appends TIGER's dedup token so that no two items share a SID (fixed-length codes only)."""
     root = Path(data_dir)
     ds = load_dataset(root)
     x = dataset_vectors(ds, root, vectors)
@@ -77,13 +80,21 @@ def tokenize_dataset(
     tok.fit(x, is_head=is_head)
     codes = tok.encode(x, is_head=is_head)
     seconds = time.perf_counter() - start
-    table = SIDTable.build(
-        ds.items["item_id"].tolist(), codes, tok.codebook_sizes, ds.items["popularity"].to_numpy(), is_head
-    )
+    sizes = tok.codebook_sizes
+    if dedup:
+        codes, dedup_size = append_dedup_token(codes)
+        sizes = [*sizes, dedup_size]
+    table = SIDTable.build(ds.items["item_id"].tolist(), codes, sizes, ds.items["popularity"].to_numpy(), is_head)
     out = Path(out_dir)
     tok.save(out / TOKENIZER_DIR)
     table.save(out / TABLE_DIR)
-    info = {"method": method, "dataset": str(root.resolve()), "fit_encode_seconds": seconds, "config": config}
+    info = {
+        "method": tok.method,
+        "dataset": str(root.resolve()),
+        "fit_encode_seconds": seconds,
+        "dedup": dedup,
+        "config": config,
+    }
     (out / "tokenize.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     return TokenizeResult(tok, table, out, seconds)
 
@@ -139,7 +150,12 @@ def assign_new_items(
     else:
         x = TextEncoder(encoder).encode(items["text"].tolist())
     codes = tok.encode(x)  # new items are tail items: extension codes allowed
+    sizes = table.codebook_sizes
+    info_path = root / "tokenize.json"
+    if info_path.exists() and json.loads(info_path.read_text(encoding="utf-8")).get("dedup"):
+        codes, dedup_size = append_dedup_token(codes, table.item_codes())
+        sizes = [*sizes[:-1], max(sizes[-1], dedup_size)]
     before = table.n_sids
-    grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy())
+    grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy(), codebook_sizes=sizes)
     grown.save(table_dir)
     return AssignResult(grown, len(items), grown.n_sids - before)

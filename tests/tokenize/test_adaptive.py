@@ -5,7 +5,7 @@ import pytest
 
 from semid.errors import DataError
 from semid.tokenize import AdaptiveRQ, Codes, load_tokenizer, make_tokenizer
-from semid.tokenize.adaptive import acrq_config, sa2crq_config, sarq_config
+from semid.tokenize.adaptive import AdaptiveRQConfig
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from tests.conftest import clustered
 
@@ -20,6 +20,18 @@ def long_tailed(seed=0):
 
 
 SIZES = [16, 32, 32]
+
+
+def sarq_config(**kw):
+    return AdaptiveRQConfig(adaptive=True, anchored=False, **kw)
+
+
+def acrq_config(**kw):
+    return AdaptiveRQConfig(adaptive=False, anchored=True, **kw)
+
+
+def sa2crq_config(**kw):
+    return AdaptiveRQConfig(adaptive=True, anchored=True, **kw)
 
 
 def fit(config, x, is_head):

@@ -130,8 +130,10 @@ class SIDTable:
         codes: Codes,
         popularity: np.ndarray | None = None,
         is_head: np.ndarray | None = None,
+        codebook_sizes: Sequence[int] | None = None,
     ) -> SIDTable:
-        """A new table with these items added; every existing item keeps its SID and its row number."""
+        """A new table with these items added; every existing item keeps its SID and its row number.
+        `codebook_sizes` replaces the table's (a dedup layer may have grown)."""
         n_new = len(item_ids)
         if n_new == 0:
             return self

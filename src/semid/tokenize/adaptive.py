@@ -218,15 +218,3 @@ class AdaptiveRQ:
         if tok.config.adaptive:
             tok.tables = PrefixTables.from_tensors(tensors, L)
         return tok
-
-
-def sarq_config(**kw: object) -> AdaptiveRQConfig:
-    return AdaptiveRQConfig(**{"adaptive": True, "anchored": False, **kw})  # type: ignore[arg-type]
-
-
-def acrq_config(**kw: object) -> AdaptiveRQConfig:
-    return AdaptiveRQConfig(**{"adaptive": False, "anchored": True, **kw})  # type: ignore[arg-type]
-
-
-def sa2crq_config(**kw: object) -> AdaptiveRQConfig:
-    return AdaptiveRQConfig(**{"adaptive": True, "anchored": True, **kw})  # type: ignore[arg-type]

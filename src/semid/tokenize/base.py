@@ -87,7 +87,8 @@ def code_keys(codes: np.ndarray) -> np.ndarray:
 class Tokenizer(Protocol):
     """What every SID tokenizer provides."""
 
-    method: str
+    @property
+    def method(self) -> str: ...
 
     @property
     def codebook_sizes(self) -> list[int]: ...
@@ -118,3 +119,29 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
             raise MissingResourceError(f"{root / fname}: missing; is {root} a tokenizer saved by semid?")
     payload = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
     return payload, load_file(str(root / TENSORS_FILE))
+
+
+def append_dedup_token(codes: Codes, existing: Codes | None = None) -> tuple[Codes, int]:
+    """TIGER's collision fix: append to each fixed-length code its rank among the items sharing it
+    (after the items of `existing`, which already carry theirs). Returns the codes and the dedup size."""
+    if (codes.lengths != codes.n_layers).any():
+        raise DataError("the dedup token applies to fixed-length codes only", source="codes")
+    keys = code_keys(codes.codes)
+    offset = np.zeros(codes.n_items, dtype=np.int64)
+    size = 1
+    if existing is not None and existing.n_items:
+        old_keys, old_counts = np.unique(code_keys(existing.codes[:, :-1]), return_counts=True)
+        pos = np.minimum(np.searchsorted(old_keys, keys), max(old_keys.size - 1, 0))
+        offset = np.where(old_keys[pos] == keys, old_counts[pos], 0)
+        size = int(existing.codes[:, -1].max()) + 1
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    start = np.ones(codes.n_items, dtype=bool)
+    start[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    group_start = np.maximum.accumulate(np.where(start, np.arange(codes.n_items), 0))
+    rank = np.empty(codes.n_items, dtype=np.int64)
+    rank[order] = np.arange(codes.n_items) - group_start
+    token = (rank + offset).astype(np.int32)
+    size = max(size, int(token.max()) + 1 if token.size else 1)
+    out = np.hstack([codes.codes, token[:, None]])
+    return Codes(out, codes.lengths + 1), size
