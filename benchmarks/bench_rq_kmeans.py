@@ -11,6 +11,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -66,7 +67,7 @@ def main() -> None:
     }
     print(f"semid rq_kmeans: fit {fit_s:.1f}s + encode {enc_s:.1f}s, mse {ours['mse']:.4f}", flush=True)
 
-    peer = None
+    peer: dict[str, Any] | None = None
     if not args.skip_faiss_rq and all(s == sizes[0] and s & (s - 1) == 0 for s in sizes):
         nbits = int(np.log2(sizes[0]))
         rq = faiss.ResidualQuantizer(args.dim, len(sizes), nbits)
