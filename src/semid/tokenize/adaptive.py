@@ -27,7 +27,7 @@ from semid.embed.vectors import check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import PAD, Codes, code_keys, read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
-from semid.tokenize.rq_kmeans import anchored_kmeans, check_codebook_sizes, fit_codebook, nearest
+from semid.tokenize.rq_kmeans import anchored_kmeans, check_codebook_sizes, fit_codebook, nearest, sum_codebooks
 
 
 @dataclass
@@ -52,6 +52,29 @@ def default_head_sizes(sizes: list[int]) -> list[int]:
     """M/4, M/2, M, M, ... per layer: small early layers for coarse head semantics (paper: [512, 512, 4096])."""
     fractions = [0.25, 0.5] + [1.0] * max(0, len(sizes) - 2)
     return [max(1, int(m * f)) for m, f in zip(sizes, fractions, strict=False)]
+
+
+def check_head_stage(head_sizes: list[int], sizes: list[int], is_head: np.ndarray | None, n_items: int) -> np.ndarray:
+    """ACRQ's preconditions: head sizes per layer, never decreasing, within the final sizes; enough head
+    items for the head codebooks and some tail items to extend them. Returns the head mask."""
+    if len(head_sizes) != len(sizes):
+        raise DataError(f"head_codebook_sizes {head_sizes} must have one size per layer", source="config")
+    if any(b < a for a, b in pairwise(head_sizes)):
+        raise DataError(f"head_codebook_sizes must not decrease layer to layer, got {head_sizes}", source="config")
+    if any(h > m for h, m in zip(head_sizes, sizes, strict=True)):
+        raise DataError(f"head_codebook_sizes {head_sizes} exceed codebook_sizes {sizes}", source="config")
+    if is_head is None or not np.any(is_head):
+        raise DataError("ACRQ needs head items: pass is_head with at least one True", source="is_head")
+    head = np.asarray(is_head, dtype=bool)
+    if head.shape != (n_items,):
+        raise DataError(f"is_head has shape {head.shape}, expected ({n_items},)", source="is_head")
+    if head.all():
+        raise DataError("ACRQ needs tail items too: every item is head", source="is_head")
+    if int(head.sum()) < head_sizes[0]:
+        raise DataError(
+            f"{int(head.sum())} head items are fewer than the first head codebook ({head_sizes[0]})", source="is_head"
+        )
+    return head
 
 
 class AdaptiveRQ:
@@ -88,24 +111,9 @@ class AdaptiveRQ:
     # ------------------------------------------------------------------------------------------ fit
 
     def _check_config(self, n_items: int, is_head: np.ndarray | None) -> None:
-        c = self.config
-        check_codebook_sizes(c.codebook_sizes, n_items)
-        if not c.anchored:
-            return
-        head = self.head_codebook_sizes
-        if len(head) != len(c.codebook_sizes):
-            raise DataError(f"head_codebook_sizes {head} must have one size per layer", source="config")
-        if any(b < a for a, b in pairwise(head)):
-            raise DataError(f"head_codebook_sizes must not decrease layer to layer, got {head}", source="config")
-        if any(h > m for h, m in zip(head, c.codebook_sizes, strict=True)):
-            raise DataError(f"head_codebook_sizes {head} exceed codebook_sizes {c.codebook_sizes}", source="config")
-        if is_head is None or not np.any(is_head):
-            raise DataError("ACRQ needs head items: pass is_head with at least one True", source="is_head")
-        if int(np.sum(is_head)) < head[0]:
-            raise DataError(
-                f"{int(np.sum(is_head))} head items are fewer than the first head codebook ({head[0]})",
-                source="is_head",
-            )
+        check_codebook_sizes(self.config.codebook_sizes, n_items)
+        if self.config.anchored:
+            check_head_stage(self.head_codebook_sizes, self.config.codebook_sizes, is_head, n_items)
 
     def _quantize(
         self, x: np.ndarray, sizes: list[int], tables: PrefixTables | None, anchors: list[np.ndarray] | None, desc: str
@@ -194,11 +202,7 @@ class AdaptiveRQ:
 
     def decode(self, codes: Codes) -> np.ndarray:
         codes.validate(self.codebook_sizes)
-        out = np.zeros((codes.n_items, self.dim), dtype=np.float32)
-        for layer, cb in enumerate(self.codebooks[: codes.n_layers]):
-            used = codes.lengths > layer
-            out[used] += cb[codes.codes[used, layer]]
-        return out
+        return sum_codebooks(self.codebooks, codes)
 
     # ------------------------------------------------------------------------------------------ persist
 

@@ -46,6 +46,15 @@ def nearest(centroids: np.ndarray, x: np.ndarray) -> np.ndarray:
     return labels[:, 0].astype(np.int32)
 
 
+def sum_codebooks(codebooks: list[np.ndarray], codes: Codes) -> np.ndarray:
+    """Residual reconstruction: the sum of each code's centroids over that code's own length."""
+    out = np.zeros((codes.n_items, codebooks[0].shape[1]), dtype=np.float32)
+    for layer, centroids in enumerate(codebooks[: codes.n_layers]):
+        used = codes.lengths > layer
+        out[used] += centroids[codes.codes[used, layer]]
+    return out
+
+
 def train_kmeans(x: np.ndarray, k: int, n_iter: int, seed: int, max_points_per_centroid: int) -> np.ndarray:
     km = faiss.Kmeans(
         x.shape[1], k, niter=n_iter, seed=seed, max_points_per_centroid=max_points_per_centroid, verbose=False
@@ -111,11 +120,7 @@ class RQKMeans:
         """Sum of the centroids along each code, over that code's own length."""
         self._check_fitted()
         codes.validate(self.codebook_sizes)
-        out = np.zeros((codes.n_items, self.dim), dtype=np.float32)
-        for layer, centroids in enumerate(self.codebooks[: codes.n_layers]):
-            used = codes.lengths > layer
-            out[used] += centroids[codes.codes[used, layer]]
-        return out
+        return sum_codebooks(self.codebooks, codes)
 
     def save(self, path: str | Path) -> Path:
         self._check_fitted()

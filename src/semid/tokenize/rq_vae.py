@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from semid.embed.vectors import check_vectors
 from semid.errors import DataError
-from semid.tokenize.adaptive import default_head_sizes
+from semid.tokenize.adaptive import check_head_stage, default_head_sizes
 from semid.tokenize.base import PAD, Codes, read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import check_codebook_sizes, fit_codebook, nearest
@@ -354,7 +354,7 @@ class RQVAE:
             self._train_stage(x, c.epochs, "all", None, start)
             self.tables = self._final_tables(x, None)
             return self
-        head = self._check_head(is_head, x_np.shape[0])
+        head = check_head_stage(self.head_codebook_sizes, c.codebook_sizes, is_head, x_np.shape[0])
         head_t = torch.from_numpy(head.copy()).to(dev)
         self.tau = resolve_tau(c.tau, c.min_items, int(head.sum())) if c.adaptive else 0.0
         tail_epochs = c.epochs if c.tail_epochs is None else c.tail_epochs
@@ -381,28 +381,6 @@ class RQVAE:
         self._train_stage(x[~head_t], tail_epochs, "tail", head_tables, start)
         self.tables = head_tables
         return self
-
-    def _check_head(self, is_head: np.ndarray | None, n: int) -> np.ndarray:
-        c = self.config
-        head_sizes = self.head_codebook_sizes
-        if is_head is None or not np.any(is_head):
-            raise DataError("ACRQ needs head items: pass is_head with at least one True", source="is_head")
-        head = np.asarray(is_head, dtype=bool)
-        if head.shape != (n,):
-            raise DataError(f"is_head has shape {head.shape}, expected ({n},)", source="is_head")
-        if any(b < a for a, b in pairwise(head_sizes)) or any(
-            h > m for h, m in zip(head_sizes, c.codebook_sizes, strict=True)
-        ):
-            raise DataError(
-                f"head_codebook_sizes {head_sizes} must not decrease nor exceed {c.codebook_sizes}", source="config"
-            )
-        if head.all():
-            raise DataError("ACRQ needs tail items too: every item is head", source="is_head")
-        if int(head.sum()) < max(head_sizes):
-            raise DataError(
-                f"{int(head.sum())} head items are fewer than a head codebook ({max(head_sizes)})", source="is_head"
-            )
-        return head
 
     def _final_tables(self, x: torch.Tensor, tables: PrefixTables | None) -> PrefixTables | None:
         if not self.config.adaptive:
