@@ -177,6 +177,80 @@ def diagnose(
     console.print(f"-> {out / 'diagnostics.json'}, {out / 'report.html'}")
 
 
+@app.command()
+def train(
+    data_dir: Path = typer.Argument(..., help="dataset folder"),
+    tokenize_dir: Path = typer.Argument(..., help="a `semid tokenize` output folder (its sid_table/ is used)"),
+    out: Path = typer.Option(..., "--out", help="retriever artifact folder (rerun to resume from its checkpoint)"),
+    epochs: int = typer.Option(10, help="training epochs"),
+    batch_size: int = typer.Option(256, help="pairs per step"),
+    lr: float = typer.Option(1e-3, help="peak learning rate"),
+    d_model: int = typer.Option(256, help="model width"),
+    layers: int = typer.Option(4, help="encoder layers"),
+    decoder_layers: int = typer.Option(2, help="decoder layers"),
+    pretrained: str | None = typer.Option(None, help="local Hugging Face T5 checkpoint folder to start from"),
+    no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),
+    seed: int = typer.Option(0, help="random seed"),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+) -> None:
+    """Train the generative retriever (query or history -> SID) with per-epoch validation recall."""
+    from semid.retrieve.model import ModelConfig
+    from semid.retrieve.train import TrainConfig, train_retriever
+
+    model_cfg = ModelConfig(
+        d_model=d_model, d_ff=4 * d_model, num_layers=layers, num_decoder_layers=decoder_layers, pretrained=pretrained
+    )
+    cfg = TrainConfig(
+        epochs=epochs, batch_size=batch_size, lr=lr, index_pairs=not no_index_pairs, seed=seed, device=device
+    )
+    try:
+        _, history = train_retriever(data_dir, tokenize_dir, out, model_cfg, cfg)
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    last = history[-1] if history else {}
+    console.print(f"trained {len(history)} epochs; last {json.dumps(last)} -> {out}")
+
+
+@app.command()
+def retrieve(
+    artifact: Path = typer.Argument(..., help="a `semid train` output folder"),
+    query: list[str] = typer.Argument(None, help="query text(s)"),
+    history: str | None = typer.Option(None, help="comma-separated item ids, oldest first (history models)"),
+    k: int = typer.Option(10, "-k", "--k", help="items to return"),
+    beam: int = typer.Option(20, help="beam width"),
+    unconstrained: bool = typer.Option(False, help="decode without the trie (shows hallucinated SIDs)"),
+) -> None:
+    """Retrieve items for a query (or a user history) from the CLI."""
+    from transformers.utils import logging as hf_logging
+
+    from semid.retrieve.retriever import Retriever
+
+    hf_logging.disable_progress_bar()  # keep stdout to the JSON lines
+    try:
+        ret = Retriever.load(artifact)
+        if history is not None:
+            results = ret.search(
+                histories=[[h for h in history.split(",") if h]], k=k, beam=beam, constrained=not unconstrained
+            )
+        elif query:
+            results = ret.search(list(query), k=k, beam=beam, constrained=not unconstrained)
+        else:
+            raise ValueError("give a query or --history")
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    for res in results:
+        print(
+            json.dumps(
+                {
+                    "items": res.item_ids,
+                    "scores": [round(s, 4) for s in res.scores],
+                    "sids": [list(s) for s in res.sids],
+                    "hallucinated_sids": res.n_hallucinated,
+                }
+            )
+        )
+
+
 def _print_summary(diag: dict) -> None:
     t = Table(title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}")
     for col in ("layer", "utilization", "entropy", "gini", "top1_share", "path_sparsity"):
