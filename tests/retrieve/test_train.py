@@ -122,3 +122,27 @@ def test_retrieve_cli_and_bad_queries(tiny):
     assert res.exit_code == 2 and "query 0 is empty" in res.output
     unconstrained = retriever.search(["the river"], k=5, beam=16, constrained=False)[0]
     assert unconstrained.n_sids_generated == 16
+
+
+def test_hf_generate_with_the_trie_constraint_returns_real_sids(tiny):
+    from transformers import LogitsProcessorList
+
+    from semid.retrieve.hf import SIDConstraint
+
+    _, retriever, _ = tiny
+    vocab = retriever.vocab
+    ids, mask = pad_batch(retriever.encode_inputs(["the castle", "the tiger"]))
+    out = retriever.model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        num_beams=8,
+        num_return_sequences=8,
+        max_new_tokens=len(vocab.codebook_sizes) + 1,
+        logits_processor=LogitsProcessorList([SIDConstraint(retriever.trie, vocab)]),
+        do_sample=False,
+    )
+    real = {tuple(t) for t in vocab.tokens(retriever.table.sid_code_matrix())}
+    for row in out.tolist():
+        seq = row[1:]
+        seq = seq[: seq.index(vocab.eos) + 1] if vocab.eos in seq else seq
+        assert tuple(seq) in real
