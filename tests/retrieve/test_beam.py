@@ -32,7 +32,7 @@ class ToyModel:
         logits = np.random.default_rng(h).normal(scale=3.0, size=self.vocab_size)
         return logits - np.log(np.exp(logits).sum())
 
-    def step(self, prefix):
+    def step(self, prefix, reorder=None):
         rows = [self.logprobs(tuple(int(t) for t in p)) for p in prefix]
         return torch.tensor(np.stack(rows), dtype=torch.float32)
 

@@ -22,7 +22,9 @@ import torch
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.trie import SIDTrie
 
-StepFn = Callable[[torch.Tensor], torch.Tensor]  # prefix tokens [N, t] -> log-probs [N, vocab]
+# (prefix tokens [N, t], reorder [N] or None) -> log-probs [N, vocab]. `reorder[i]` is the row of the previous
+# call that row i continues, so a step function can reorder its KV cache and feed only the last token.
+StepFn = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
 @dataclass
@@ -79,8 +81,10 @@ def beam_search(
     lengths = torch.zeros((B, W), dtype=torch.long, device=dev)
     codes = torch.full((B, W, L), -1, dtype=torch.long, device=dev)
     prefix = torch.zeros((B * W, 0), dtype=torch.long, device=dev)
+    reorder: torch.Tensor | None = None
+    rows = torch.arange(B, device=dev)[:, None] * W
     for t in range(L + 1):
-        lp = step(prefix).view(B, W, -1).float()
+        lp = step(prefix, reorder).view(B, W, -1).float()
         m = vocab.codebook_sizes[t] if t < L else 0
         start = vocab.layer_start(t) if t < L else 0
         code_lp = lp[:, :, start : start + m]  # [B, W, m]
@@ -123,6 +127,7 @@ def beam_search(
             [prefix.view(B, W, -1).gather(1, parent[:, :, None].expand(-1, -1, t)), token[:, :, None]], 2
         )
         prefix = prefix.view(B * W, t + 1)
+        reorder = (rows + parent).view(-1)
         if bool((finished | ~torch.isfinite(scores)).all()):
             break
     valid = finished & torch.isfinite(scores)

@@ -37,20 +37,31 @@ class SearchResult:
 
 
 def _step_fn(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, beam: int) -> Any:
+    """A beam-search step over a Hugging Face encoder-decoder: the encoder runs once, the decoder feeds only
+    the newest token and reorders its KV cache to follow the beams."""
     with torch.no_grad():
         enc = model.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
     enc = enc.repeat_interleave(beam, dim=0)
     mask = mask.repeat_interleave(beam, dim=0)
+    state: dict[str, Any] = {"cache": None}
 
-    def step(prefix: torch.Tensor) -> torch.Tensor:
-        start = torch.zeros((prefix.shape[0], 1), dtype=torch.long, device=prefix.device)
+    def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
+        cache = state["cache"]
+        if cache is None or reorder is None:
+            start = torch.zeros((prefix.shape[0], 1), dtype=torch.long, device=prefix.device)
+            tokens = torch.cat([start, prefix], dim=1)
+        else:
+            cache.reorder_cache(reorder)
+            tokens = prefix[:, -1:]
         with torch.no_grad():
             out = model(
                 encoder_outputs=(enc,),
                 attention_mask=mask,
-                decoder_input_ids=torch.cat([start, prefix], dim=1),
-                use_cache=False,
+                decoder_input_ids=tokens,
+                past_key_values=cache if tokens.shape[1] == 1 and cache is not None else None,
+                use_cache=True,
             )
+        state["cache"] = out.past_key_values
         return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
 
     return step
