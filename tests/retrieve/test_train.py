@@ -145,3 +145,44 @@ def test_hf_generate_with_the_trie_constraint_returns_real_sids(tiny):
         seq = row[1:]
         seq = seq[: seq.index(vocab.eos) + 1] if vocab.eos in seq else seq
         assert tuple(seq) in real
+
+
+def test_torchrun_ddp_on_two_cpu_processes(tiny, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root, _, _ = tiny
+    torchrun = Path(sys.executable).parent / "torchrun"
+    cmd = [
+        str(torchrun),
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "semid.cli",
+        "train",
+        str(root / "ds"),
+        str(root / "tok"),
+        "--out",
+        str(tmp_path / "art"),
+        "--epochs",
+        "2",
+        "--d-model",
+        "32",
+        "--layers",
+        "1",
+        "--decoder-layers",
+        "1",
+        "--batch-size",
+        "8",
+        "--device",
+        "cpu",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    history = json.loads((tmp_path / "art" / "train_history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert Retriever.load(tmp_path / "art").search(["the apple"], k=2)[0].item_ids

@@ -1,5 +1,9 @@
 """`semid train`: fit the generative retriever on query -> SID pairs, plus indexing pairs item text -> SID.
 
+Several GPUs (or CPU processes): launch with ``torchrun --nproc_per_node N -m semid.cli train ...``; each
+process then trains on its shard of every epoch under PyTorch DistributedDataParallel, and rank 0 alone
+evaluates, checkpoints and saves.
+
 One epoch runs over the training records of the dataset (query text, or history SIDs, -> the target's SID)
 and, with ``index_pairs``, every item's text -> its SID (DSI/NCI "indexing"). After each epoch a sample of
 valid queries is decoded with constrained beam search and Recall@10 reported; a checkpoint (model,
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +46,16 @@ class TrainConfig:
     device: str | None = None  # None: cuda when available, else cpu
     amp: bool = True  # bf16 autocast on GPU
     show_progress: bool = True
+
+
+def distributed() -> tuple[int, int, int]:
+    """(rank, world size, local rank); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    if world > 1:
+        return torch.distributed.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
 
 
 def input_kind(ds: Dataset) -> str:
@@ -93,9 +108,11 @@ def train_retriever(
 ) -> tuple[Retriever, list[dict[str, Any]]]:
     model_cfg = model_cfg or ModelConfig()
     cfg = cfg or TrainConfig()
+    rank, world, local_rank = distributed()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(cfg.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))
+    main = rank == 0
     ds = load_dataset(data_dir)
     table = SIDTable.load(Path(tokenize_dir) / "sid_table")
     text_tok = load_text_tokenizer(model_cfg.text_tokenizer)
@@ -110,7 +127,8 @@ def train_retriever(
 
     model = build_model(model_cfg, vocab).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(inputs) / cfg.batch_size)
+    shard = len(inputs) // world  # every rank takes the same number of steps
+    steps_per_epoch = math.ceil(shard / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
 
     def lr_at(step: int) -> float:
@@ -133,10 +151,15 @@ def train_retriever(
         sched.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"]
     retriever = Retriever(model, table, vocab, model_cfg, kind)
+    forward: Any = model
+    if world > 1:
+        forward = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if device.type == "cuda" else None
+        )
     use_amp = cfg.amp and device.type == "cuda"
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
-        order = np.random.default_rng(cfg.seed + epoch).permutation(len(inputs))
+        order = np.random.default_rng(cfg.seed + epoch).permutation(len(inputs))[rank * shard : (rank + 1) * shard]
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         bar = tqdm(
             range(0, len(order), cfg.batch_size),
@@ -149,7 +172,7 @@ def train_retriever(
             labels, _ = pad_batch([targets[i] for i in idx], device)
             labels[labels == 0] = -100
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                loss = forward(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -163,8 +186,13 @@ def train_retriever(
             "epoch": epoch + 1,
             "loss": loss_sum / seen,
             "seconds": seconds,
-            "examples_per_s": seen / seconds,
+            "examples_per_s": world * seen / seconds,
         }
+        if world > 1:
+            torch.distributed.barrier()
+        if not main:
+            history.append(row)
+            continue
         if valid_inputs:
             row["valid_recall@10"] = recall_at_k(retriever, valid_inputs, valid_targets, 10, cfg.eval_beam)
         history.append(row)
@@ -182,6 +210,9 @@ def train_retriever(
         }
         torch.save(state, ckpt.with_suffix(".tmp"))
         ckpt.with_suffix(".tmp").replace(ckpt)
-    retriever.save(out)
-    (out / "train_history.json").write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+    if main:
+        retriever.save(out)
+        (out / "train_history.json").write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+    if world > 1:
+        torch.distributed.barrier()
     return retriever, history
