@@ -28,6 +28,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--d-model", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--decoder-layers", type=int, default=2)
+    ap.add_argument("--max-input-tokens", type=int, default=64)
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
@@ -38,7 +41,13 @@ def main() -> None:
         embed_dataset(data_dir)
     if not (tok_dir / "sid_table").exists():
         tokenize_dataset(data_dir, tok_dir, "rq_kmeans", codebook_sizes=[256, 256, 256])
-    model_cfg = ModelConfig(d_model=args.d_model, d_ff=4 * args.d_model)
+    model_cfg = ModelConfig(
+        d_model=args.d_model,
+        d_ff=4 * args.d_model,
+        num_layers=args.layers,
+        num_decoder_layers=args.decoder_layers,
+        max_input_tokens=args.max_input_tokens,
+    )
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
     art = Path(args.runs) / f"{args.dataset}-retriever"
     retriever, history = train_retriever(data_dir, tok_dir, art, model_cfg, cfg)
@@ -54,7 +63,11 @@ def main() -> None:
     ]
     result = {
         "benchmark": f"generative retriever training on {args.dataset} (RQ-KMeans 3 x 256 SIDs)",
-        "command": f"python -m benchmarks.bench_train --dataset {args.dataset} --epochs {args.epochs}",
+        "command": (
+            f"python -m benchmarks.bench_train --dataset {args.dataset} --epochs {args.epochs} "
+            f"--d-model {args.d_model} --layers {args.layers} --decoder-layers {args.decoder_layers} "
+            f"--max-input-tokens {args.max_input_tokens}"
+        ),
         "device": str(retriever.device),
         "model_params": n_params,
         "model_config": model_cfg.__dict__,
