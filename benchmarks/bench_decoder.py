@@ -103,7 +103,8 @@ def main() -> None:
     one, one_mask = queries[:1], mask[:1]
 
     def ours(ids: torch.Tensor, m: torch.Tensor) -> Any:
-        return beam_search(_step_fn(model, ids, m, args.beam), ids.shape[0], vocab, tt, args.beam, True, dev)
+        step = _step_fn(model, ids, m, args.beam, vocab)
+        return beam_search(step, ids.shape[0], vocab.local(), tt, args.beam, True, dev)
 
     def hf(ids: torch.Tensor, m: torch.Tensor, **kw: Any) -> Any:
         with torch.no_grad():
@@ -161,8 +162,8 @@ def main() -> None:
         print(name, json.dumps(rows[name]), flush=True)
 
     # constraint cost: the same beam search with a free step (precomputed log-probs) vs with the model
-    lp = torch.log_softmax(torch.randn(args.beam, vocab.size, device=dev), dim=-1)
-    free = stats(timed(lambda: beam_search(lambda p, r: lp, 1, vocab, tt, args.beam, True, dev), args.repeats))
+    lp = torch.log_softmax(torch.randn(args.beam, vocab.n_sid_tokens, device=dev), dim=-1)
+    free = stats(timed(lambda: beam_search(lambda p, r: lp, 1, vocab.local(), tt, args.beam, True, dev), args.repeats))
     constraint_share = free["p50_ms"] / rows["semid_beam_search"]["one_query"]["p50_ms"]
 
     ratios = {}

@@ -99,14 +99,15 @@ def test_scores_are_the_models_summed_logprobs(tiny):
     _, retriever, _ = tiny
     inputs = retriever.encode_inputs(["the castle"])
     ids, mask = pad_batch(inputs)
-    res = beam_search(_step_fn(retriever.model, ids, mask, 6), 1, retriever.vocab, retriever.trie, 6)
+    vocab, local = retriever.vocab, retriever.vocab.local()
+    res = beam_search(_step_fn(retriever.model, ids, mask, 6, vocab), 1, local, retriever.trie, 6)
     for w in range(6):
         if not np.isfinite(res.scores[0, w]):
             continue
-        tokens = retriever.vocab.tokens(retriever.table.sid_code_matrix())[res.sids[0, w]]
+        tokens = local.tokens(retriever.table.sid_code_matrix())[res.sids[0, w]]
         total = 0.0
         for i, tok in enumerate(tokens):
-            lp = _step_fn(retriever.model, ids, mask, beam=1)(torch.tensor([tokens[:i]], dtype=torch.long), None)
+            lp = _step_fn(retriever.model, ids, mask, 1, vocab)(torch.tensor([tokens[:i]], dtype=torch.long), None)
             total += float(lp[0, tok])
         assert res.scores[0, w] == pytest.approx(total, abs=1e-4)
 

@@ -61,6 +61,7 @@ class BeamResult:
     sids: np.ndarray  # [B, W] SID index in the table, -1 when the SID matches no item (or the beam is empty)
 
 
+@torch.no_grad()
 def beam_search(
     step: StepFn,
     batch_size: int,

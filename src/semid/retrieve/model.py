@@ -119,3 +119,41 @@ def pad_batch(seqs: list[list[int]], device: torch.device | str = "cpu") -> tupl
         ids[i, : len(s)] = s
     t = torch.from_numpy(ids).to(device)
     return t, (t != 0).long()
+
+
+def sid_logits(model: Any, hidden: torch.Tensor, vocab: SIDVocab) -> torch.Tensor:
+    """Decoder states -> logits over the SID tokens only (EOS + codes, in ``vocab.local()`` ids).
+
+    The decoder never emits text, so the text rows of the output layer (most of a 30k vocabulary) are
+    skipped: the same softmax for training and decoding, at a fraction of the cost."""
+    config = model.config
+    if getattr(config, "scale_decoder_outputs", getattr(config, "tie_word_embeddings", False)):
+        hidden = hidden * (config.d_model**-0.5)
+    weight = model.lm_head.weight[vocab.base : vocab.base + vocab.n_sid_tokens]
+    return hidden @ weight.T
+
+
+def sid_loss(
+    model: Any, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor, vocab: SIDVocab
+) -> torch.Tensor:
+    """Cross-entropy of the target SID tokens (full-vocabulary ids, 0 = padding) under the SID-only softmax."""
+    start = torch.zeros_like(targets[:, :1])
+    decoder_input = torch.cat([start, targets[:, :-1]], dim=1)
+    enc = model.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    dec = model.get_decoder()(
+        input_ids=decoder_input, encoder_hidden_states=enc, encoder_attention_mask=mask, use_cache=False
+    ).last_hidden_state
+    logits = sid_logits(model, dec, vocab)
+    labels = torch.where(targets > 0, targets - vocab.base, torch.full_like(targets, -100))
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
+
+
+class SIDLoss(torch.nn.Module):
+    """The training objective as a module, so that DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: Any, vocab: SIDVocab) -> None:
+        super().__init__()
+        self.model, self.vocab = model, vocab
+
+    def forward(self, input_ids: torch.Tensor, mask: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return sid_loss(self.model, input_ids, mask, targets, self.vocab)

@@ -18,7 +18,7 @@ import torch
 
 from semid.errors import DataError, MissingResourceError
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
-from semid.retrieve.model import InputEncoder, ModelConfig, load_text_tokenizer, pad_batch
+from semid.retrieve.model import InputEncoder, ModelConfig, load_text_tokenizer, pad_batch, sid_logits
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 from semid.sid.trie import SIDTrie
@@ -36,33 +36,36 @@ class SearchResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _step_fn(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, beam: int) -> Any:
-    """A beam-search step over a Hugging Face encoder-decoder: the encoder runs once, the decoder feeds only
-    the newest token and reorders its KV cache to follow the beams."""
+def _step_fn(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, beam: int, vocab: SIDVocab) -> Any:
+    """A beam-search step over a Hugging Face encoder-decoder, in ``vocab.local()`` token ids: the encoder
+    runs once, the decoder feeds only the newest token and reorders its KV cache to follow the beams, and
+    log-probabilities are over the SID tokens only."""
     with torch.no_grad():
         enc = model.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
     enc = enc.repeat_interleave(beam, dim=0)
     mask = mask.repeat_interleave(beam, dim=0)
+    decoder = model.get_decoder()
     state: dict[str, Any] = {"cache": None}
 
     def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
         cache = state["cache"]
+        full = prefix + vocab.base  # local ids -> model ids (local 0 is EOS, which also pads finished beams)
         if cache is None or reorder is None:
             start = torch.zeros((prefix.shape[0], 1), dtype=torch.long, device=prefix.device)
-            tokens = torch.cat([start, prefix], dim=1)
+            tokens, past = torch.cat([start, full], dim=1), None
         else:
             cache.reorder_cache(reorder)
-            tokens = prefix[:, -1:]
+            tokens, past = full[:, -1:], cache
         with torch.no_grad():
-            out = model(
-                encoder_outputs=(enc,),
-                attention_mask=mask,
-                decoder_input_ids=tokens,
-                past_key_values=cache if tokens.shape[1] == 1 and cache is not None else None,
+            out = decoder(
+                input_ids=tokens,
+                encoder_hidden_states=enc,
+                encoder_attention_mask=mask,
+                past_key_values=past,
                 use_cache=True,
             )
-        state["cache"] = out.past_key_values
-        return torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+            state["cache"] = out.past_key_values
+            return torch.log_softmax(sid_logits(model, out.last_hidden_state[:, -1], vocab).float(), dim=-1)
 
     return step
 
@@ -88,8 +91,15 @@ class Retriever:
     def generate(self, inputs: list[list[int]], beam: int = 20, constrained: bool = True) -> BeamResult:
         self.model.eval()
         ids, mask = pad_batch(inputs, self.device)
+        local = self.vocab.local()
         return beam_search(
-            _step_fn(self.model, ids, mask, beam), len(inputs), self.vocab, self.trie, beam, constrained, self.device
+            _step_fn(self.model, ids, mask, beam, self.vocab),
+            len(inputs),
+            local,
+            self.trie,
+            beam,
+            constrained,
+            self.device,
         )
 
     def expand(self, res: BeamResult, k: int) -> list[SearchResult]:

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from semid.data.format import Dataset, load_dataset
 from semid.errors import DataError
-from semid.retrieve.model import InputEncoder, ModelConfig, build_model, load_text_tokenizer, pad_batch
+from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, build_model, load_text_tokenizer, pad_batch
 from semid.retrieve.retriever import Retriever
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
@@ -151,10 +151,10 @@ def train_retriever(
         sched.load_state_dict(state["scheduler"])
         history, start_epoch = state["history"], state["epoch"]
     retriever = Retriever(model, table, vocab, model_cfg, kind)
-    forward: Any = model
+    forward: Any = SIDLoss(model, vocab)
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[local_rank] if device.type == "cuda" else None
+            forward, device_ids=[local_rank] if device.type == "cuda" else None
         )
     use_amp = cfg.amp and device.type == "cuda"
     for epoch in range(start_epoch, cfg.epochs):
@@ -170,9 +170,8 @@ def train_retriever(
             idx = order[start : start + cfg.batch_size]
             ids, mask = pad_batch([inputs[i] for i in idx], device)
             labels, _ = pad_batch([targets[i] for i in idx], device)
-            labels[labels == 0] = -100
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = forward(input_ids=ids, attention_mask=mask, labels=labels).loss
+                loss = forward(ids, mask, labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

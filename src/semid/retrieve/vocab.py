@@ -32,6 +32,14 @@ class SIDVocab:
         """Total vocabulary size: text tokens + EOS + every layer's codes."""
         return self.base + 1 + int(sum(self.codebook_sizes))
 
+    def local(self) -> SIDVocab:
+        """The same layout with the text vocabulary cut off: EOS = 0, codes from 1 (the decoder's output space)."""
+        return SIDVocab(0, self.codebook_sizes)
+
+    @property
+    def n_sid_tokens(self) -> int:
+        return 1 + int(sum(self.codebook_sizes))
+
     def layer_start(self, layer: int) -> int:
         return self.base + 1 + int(self.offsets[layer])
 
