@@ -48,6 +48,18 @@ class AdaptiveRQConfig:
             self.min_items = None  # an explicit tau wins over the default min_items
 
 
+def variant_name(adaptive: bool, anchored: bool, base: str) -> str:
+    """Method name of a quantizer with SARQ/ACRQ switched on or off: rq_kmeans, sarq, acrq, sa2crq
+    (on residual k-means) or rq_vae, sarq_vae, acrq_vae, sa2crq_vae."""
+    name = {(False, False): base, (True, False): "sarq", (False, True): "acrq", (True, True): "sa2crq"}
+    suffix = "_vae" if base == "rq_vae" and (adaptive or anchored) else ""
+    return name[(adaptive, anchored)] + suffix
+
+
+def head_sizes(codebook_sizes: list[int], head_codebook_sizes: list[int] | None) -> list[int]:
+    return list(head_codebook_sizes) if head_codebook_sizes else default_head_sizes(codebook_sizes)
+
+
 def default_head_sizes(sizes: list[int]) -> list[int]:
     """M/4, M/2, M, M, ... per layer: small early layers for coarse head semantics (paper: [512, 512, 4096])."""
     fractions = [0.25, 0.5] + [1.0] * max(0, len(sizes) - 2)
@@ -88,10 +100,7 @@ class AdaptiveRQ:
 
     @property
     def method(self) -> str:
-        c = self.config
-        return {(True, False): "sarq", (False, True): "acrq", (True, True): "sa2crq"}.get(
-            (c.adaptive, c.anchored), "rq_kmeans"
-        )
+        return variant_name(self.config.adaptive, self.config.anchored, "rq_kmeans")
 
     @property
     def codebook_sizes(self) -> list[int]:
@@ -99,8 +108,7 @@ class AdaptiveRQ:
 
     @property
     def head_codebook_sizes(self) -> list[int]:
-        c = self.config
-        return list(c.head_codebook_sizes) if c.head_codebook_sizes else default_head_sizes(c.codebook_sizes)
+        return head_sizes(self.config.codebook_sizes, self.config.head_codebook_sizes)
 
     @property
     def dim(self) -> int:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from semid.embed.vectors import check_vectors
 from semid.errors import DataError
-from semid.tokenize.adaptive import check_head_stage, default_head_sizes
+from semid.tokenize.adaptive import check_head_stage, head_sizes, variant_name
 from semid.tokenize.base import PAD, Codes, read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import check_codebook_sizes, fit_codebook, nearest
@@ -139,10 +139,7 @@ class RQVAE:
 
     @property
     def method(self) -> str:
-        c = self.config
-        return {(False, False): "rq_vae", (True, False): "sarq_vae", (False, True): "acrq_vae"}.get(
-            (c.adaptive, c.anchored), "sa2crq_vae"
-        )
+        return variant_name(self.config.adaptive, self.config.anchored, "rq_vae")
 
     @property
     def codebook_sizes(self) -> list[int]:
@@ -150,8 +147,7 @@ class RQVAE:
 
     @property
     def head_codebook_sizes(self) -> list[int]:
-        c = self.config
-        return list(c.head_codebook_sizes) if c.head_codebook_sizes else default_head_sizes(c.codebook_sizes)
+        return head_sizes(self.config.codebook_sizes, self.config.head_codebook_sizes)
 
     @property
     def device(self) -> torch.device:
