@@ -122,7 +122,8 @@ def train_retriever(
     inputs, targets = training_pairs(ds, kind, enc, cfg.index_pairs)
     valid = ds.split("valid")
     pick = rng.permutation(len(valid))[: cfg.eval_queries]
-    valid_inputs = [record_inputs(ds, "valid", kind, enc)[i] for i in pick]
+    all_valid = record_inputs(ds, "valid", kind, enc)
+    valid_inputs = [all_valid[i] for i in pick]
     valid_targets = [valid["target"].iloc[i] for i in pick]
 
     model = build_model(model_cfg, vocab).to(device)

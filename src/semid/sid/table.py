@@ -215,17 +215,19 @@ class SIDTable:
         assert self._id_order is not None
         query = pa.array(list(ids), type=pa.string())
         qh = _hash_ids(query)
-        pos = np.searchsorted(self._id_hashes, qh)
-        out = np.full(len(query), -1, dtype=np.int64)
-        for i, (p, h) in enumerate(zip(pos, qh, strict=True)):
+        pos = np.minimum(np.searchsorted(self._id_hashes, qh), max(len(self._id_hashes) - 1, 0))
+        out = self._id_order[pos].astype(np.int64)
+        same = pc.equal(self.item_ids.take(pa.array(out)), query).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(~same):  # a hash collision (two ids, one hash) or an unknown id
+            p, h, want = int(pos[i]), qh[i], query[int(i)].as_py()
+            out[i] = -1
             while p < len(self._id_hashes) and self._id_hashes[p] == h:
-                cand = int(self._id_order[p])
-                if self.item_ids[cand].as_py() == query[i].as_py():
-                    out[i] = cand
+                if self.item_ids[int(self._id_order[p])].as_py() == want:
+                    out[i] = int(self._id_order[p])
                     break
                 p += 1
             if out[i] < 0:
-                raise DataError(f"unknown item id {query[i].as_py()!r}", source="item_ids", line=i, unit="position")
+                raise DataError(f"unknown item id {want!r}", source="item_ids", line=int(i), unit="position")
         return out
 
     def nbytes(self) -> int:
