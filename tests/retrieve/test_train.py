@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from semid.cli import app
+from semid.errors import DataError
 from semid.retrieve.beam import beam_search
 from semid.retrieve.model import ModelConfig, pad_batch
 from semid.retrieve.retriever import Retriever, _step_fn
@@ -187,3 +188,17 @@ def test_torchrun_ddp_on_two_cpu_processes(tiny, tmp_path):
     history = json.loads((tmp_path / "art" / "train_history.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2]
     assert Retriever.load(tmp_path / "art").search(["the apple"], k=2)[0].item_ids
+
+
+def test_training_resumes_from_its_checkpoint(tiny, tmp_path):
+    root, _, _ = tiny
+    model_cfg = ModelConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, dropout=0.0)
+    first = TrainConfig(epochs=2, batch_size=16, warmup_steps=2, eval_queries=0, show_progress=False)
+    _, h2 = train_retriever(root / "ds", root / "tok", tmp_path / "art", model_cfg, first)
+    more = TrainConfig(epochs=3, batch_size=16, warmup_steps=2, eval_queries=0, show_progress=False)
+    _, h3 = train_retriever(root / "ds", root / "tok", tmp_path / "art", model_cfg, more)
+    assert [r["epoch"] for r in h3] == [1, 2, 3]
+    assert h3[:2] == h2
+    other = ModelConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8)
+    with pytest.raises(DataError, match="another model or dataset"):
+        train_retriever(root / "ds", root / "tok", tmp_path / "art", other, more)
