@@ -3,37 +3,27 @@ import json
 import numpy as np
 import pytest
 
-from semid.cli import app
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
 from semid.sid import SIDTable
 from tests.conftest import clustered
-from tests.test_cli import make_dataset, runner
+from tests.test_cli import make_dataset, tokenize
+
+
+def write_new_items(tmp_path, n):
+    """n new items (new.jsonl) with their vectors (new.npy); returns the rows."""
+    rows = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(n)]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    np.save(tmp_path / "new.npy", clustered(n, 8, 12, seed=5))
+    return rows
 
 
 @pytest.mark.parametrize("method", ["rq_kmeans", "sa2crq"])
 def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
     ds = make_dataset(tmp_path)
-    res = runner.invoke(
-        app,
-        [
-            "tokenize",
-            str(ds),
-            "--method",
-            method,
-            "--vectors",
-            str(tmp_path / "vecs.npy"),
-            "--codebook-sizes",
-            "8,8,8",
-            "--out",
-            str(tmp_path / "tok"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    tokenize(ds, tmp_path / "tok", "8,8,8", "--method", method)
     before = SIDTable.load(tmp_path / "tok" / "sid_table")
-    new_items = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(20)]
-    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new_items))
-    np.save(tmp_path / "new.npy", clustered(20, 8, 12, seed=5))
+    new_items = write_new_items(tmp_path, 20)
     out = assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
     after = SIDTable.load(tmp_path / "tok" / "sid_table")
     assert out.n_new == 20 and after.n_items == before.n_items + 20
@@ -54,47 +44,12 @@ def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
 
 def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
     ds = make_dataset(tmp_path)
-    res = runner.invoke(
-        app,
-        [
-            "tokenize",
-            str(ds),
-            "--method",
-            "sa2crq",
-            "--quantizer",
-            "rq_vae",
-            "--epochs",
-            "2",
-            "--vectors",
-            str(tmp_path / "vecs.npy"),
-            "--codebook-sizes",
-            "4,4",
-            "--out",
-            str(tmp_path / "tok"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    tokenize(ds, tmp_path / "tok", "4,4", "--method", "sa2crq", "--quantizer", "rq_vae", "--epochs", "2")
     assert (tmp_path / "tok" / "checkpoint" / "last.pt").exists()
-    res = runner.invoke(
-        app,
-        [
-            "tokenize",
-            str(ds),
-            "--vectors",
-            str(tmp_path / "vecs.npy"),
-            "--codebook-sizes",
-            "4,4",
-            "--dedup",
-            "--out",
-            str(tmp_path / "dd"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
     table = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert table.n_sids == table.n_items == 300 and table.n_layers == 3
-    new_items = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(30)]
-    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in new_items))
-    np.save(tmp_path / "new.npy", clustered(30, 8, 12, seed=5))
+    write_new_items(tmp_path, 30)
     assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
     grown = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert grown.n_sids == grown.n_items == 330

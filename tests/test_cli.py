@@ -37,22 +37,17 @@ def make_dataset(tmp_path, n=300):
     return tmp_path / "ds"
 
 
+def tokenize(ds, out, sizes, *options):
+    """`semid tokenize` on a dataset folder whose vectors lie beside it in vecs.npy; must succeed."""
+    args = ["tokenize", str(ds), "--vectors", str(ds.parent / "vecs.npy"), "--codebook-sizes", sizes, *options]
+    res = runner.invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
 def test_import_tokenize_diagnose(tmp_path):
     ds = make_dataset(tmp_path)
-    res = runner.invoke(
-        app,
-        [
-            "tokenize",
-            str(ds),
-            "--vectors",
-            str(tmp_path / "vecs.npy"),
-            "--codebook-sizes",
-            "8,8",
-            "--out",
-            str(tmp_path / "tok"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
+    tokenize(ds, tmp_path / "tok", "8,8")
     assert (tmp_path / "tok" / "tokenizer" / "config.json").exists()
     res = runner.invoke(app, ["diagnose", str(tmp_path / "tok"), "--out", str(tmp_path / "diag")])
     assert res.exit_code == 0, res.output
