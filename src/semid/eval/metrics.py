@@ -1,0 +1,93 @@
+"""Retrieval metrics as small pure functions (ranx style): one value per query, then a mean.
+
+A run is, per query, a ranked list of item ids (ties already broken by the list order: semid lists the
+items of one SID by popularity). Qrels are, per query, the set of relevant item ids; an empty set is an
+error, since recall is undefined there. A relevant item retrieved twice counts once, at its first rank.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+KS = (1, 10, 100, 500, 1000, 2000)
+
+
+def _check(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) -> None:
+    if len(run) != len(qrels):
+        raise ValueError(f"run has {len(run)} queries, qrels {len(qrels)}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    for i, rel in enumerate(qrels):
+        if not rel:
+            raise ValueError(f"query {i} has no relevant items: recall is undefined")
+
+
+def first_hit_rank(ranked: Sequence[str], relevant: set[str], k: int) -> int:
+    """1-based rank of the first relevant item within the top k, or 0."""
+    for rank, item in enumerate(ranked[:k], start=1):
+        if item in relevant:
+            return rank
+    return 0
+
+
+def recall_at_k(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) -> np.ndarray:
+    """Per query: share of its relevant items found in the top k (duplicates counted once)."""
+    _check(run, qrels, k)
+    return np.array([len(set(r[:k]) & rel) / len(rel) for r, rel in zip(run, qrels, strict=True)])
+
+
+def mrr_at_k(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) -> np.ndarray:
+    """Per query: 1 / rank of the first relevant item within the top k, else 0."""
+    _check(run, qrels, k)
+    ranks = np.array([first_hit_rank(r, rel, k) for r, rel in zip(run, qrels, strict=True)], dtype=np.float64)
+    return np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)
+
+
+def ret_per(run: Sequence[Sequence[str]]) -> float:
+    """Ret-Per: mean number of distinct items retrieved per query (after SID expansion)."""
+    if not run:
+        raise ValueError("empty run")
+    return float(np.mean([len(set(r)) for r in run]))
+
+
+def hallucination_rate(n_generated: Sequence[int], n_hallucinated: Sequence[int]) -> float:
+    """Hallu: share of all generated SIDs (unconstrained decoding) that match no item."""
+    total = int(np.sum(n_generated))
+    if total == 0:
+        raise ValueError("no SIDs were generated")
+    bad = int(np.sum(n_hallucinated))
+    if bad < 0 or bad > total:
+        raise ValueError(f"{bad} hallucinated of {total} generated is impossible")
+    return bad / total
+
+
+_METRIC = re.compile(r"^(recall|mrr)@(\d+)$")
+
+
+def evaluate(
+    qrels: Sequence[set[str]],
+    run: Sequence[Sequence[str]],
+    metrics: Sequence[str],
+    groups: dict[str, np.ndarray] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Mean of each metric ("recall@100", "mrr@10", ...) overall and for each boolean query mask in
+    `groups` (e.g. head / tail / cold test targets): ``{"all": {...}, "head": {...}, ...}``."""
+    per_query: dict[str, np.ndarray] = {}
+    for name in metrics:
+        m = _METRIC.match(name)
+        if m is None:
+            raise ValueError(f"unknown metric {name!r}; use recall@K or mrr@K")
+        fn = recall_at_k if m.group(1) == "recall" else mrr_at_k
+        per_query[name] = fn(run, qrels, int(m.group(2)))
+    masks = {"all": np.ones(len(run), dtype=bool), **(groups or {})}
+    out: dict[str, dict[str, float]] = {}
+    for group, mask in masks.items():
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != (len(run),):
+            raise ValueError(f"group {group!r} mask has shape {mask.shape}, expected ({len(run)},)")
+        out[group] = {name: float(v[mask].mean()) if mask.any() else float("nan") for name, v in per_query.items()}
+        out[group]["n_queries"] = int(mask.sum())
+    return out
