@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
-from semid.data import load_dataset, prepare_dataset
+from semid.data import load_dataset
 from semid.eval import KS, evaluate, ret_per
 from semid.eval.baselines import BM25Retriever, DenseRetriever, PopularityRetriever
-from semid.pipeline import ITEM_VECTORS, embed_dataset
+from semid.pipeline import ITEM_VECTORS
 
 
 def main() -> None:
@@ -29,10 +30,7 @@ def main() -> None:
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
-    data_dir = Path(args.runs) / args.dataset
-    if not (data_dir / ITEM_VECTORS).exists():
-        prepare_dataset(args.dataset, data_dir)
-        embed_dataset(data_dir)
+    data_dir = embedded_dataset(args.dataset, args.runs)
     ds = load_dataset(data_dir)
     items = ds.items
     test = ds.split("test")

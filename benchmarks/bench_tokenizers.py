@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
-from semid.data import load_dataset, prepare_dataset
-from semid.pipeline import ITEM_VECTORS, embed_dataset
+from semid.data import load_dataset
+from semid.pipeline import ITEM_VECTORS
 from semid.sid.diagnostics import compute_diagnostics
 from semid.tokenize import make_tokenizer
 
@@ -98,10 +99,7 @@ def main() -> None:
     ap.add_argument("--vae-epochs", type=int, default=20)
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
-    data_dir = Path(args.runs) / args.dataset
-    if not (data_dir / ITEM_VECTORS).exists():
-        prepare_dataset(args.dataset, data_dir)
-        embed_dataset(data_dir)
+    data_dir = embedded_dataset(args.dataset, args.runs)
     ds = load_dataset(data_dir)
     x = np.load(data_dir / ITEM_VECTORS)
     is_head = ds.items["is_head"].to_numpy()

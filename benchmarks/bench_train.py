@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
-from semid.data import load_dataset, prepare_dataset
-from semid.pipeline import ITEM_VECTORS, embed_dataset, tokenize_dataset
+from semid.data import load_dataset
+from semid.pipeline import tokenize_dataset
 from semid.retrieve.model import ModelConfig
 from semid.retrieve.train import TrainConfig, train_retriever
 
@@ -34,11 +35,8 @@ def main() -> None:
     ap.add_argument("--runs", default="runs")
     ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
-    data_dir = Path(args.runs) / args.dataset
+    data_dir = embedded_dataset(args.dataset, args.runs)
     tok_dir = Path(args.runs) / f"{args.dataset}-rq"
-    if not (data_dir / ITEM_VECTORS).exists():
-        prepare_dataset(args.dataset, data_dir)
-        embed_dataset(data_dir)
     if not (tok_dir / "sid_table").exists():
         tokenize_dataset(data_dir, tok_dir, "rq_kmeans", codebook_sizes=[256, 256, 256])
     model_cfg = ModelConfig(

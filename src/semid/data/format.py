@@ -48,10 +48,6 @@ class Dataset:
     def n_items(self) -> int:
         return len(self.items)
 
-    def item_index(self) -> pd.Index:
-        """Index over item ids, for id -> row lookups."""
-        return pd.Index(self.items["item_id"])
-
     def split(self, name: str) -> pd.DataFrame:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")

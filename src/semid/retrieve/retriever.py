@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,6 @@ class SearchResult:
     sids: list[tuple[int, ...]]  # each item's SID
     n_sids_generated: int  # finished beams (valid or not)
     n_hallucinated: int  # finished beams whose SID matches no item (unconstrained mode)
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _step_fn(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, beam: int, vocab: SIDVocab) -> Any:

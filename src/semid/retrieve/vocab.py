@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semid.tokenize.base import PAD, Codes
+from semid.tokenize.base import Codes
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,3 @@ class SIDVocab:
             seq = [self.base + 1 + int(offs[layer]) + int(row[layer]) for layer in range(n)]
             out.append([*seq, self.eos] if with_eos else seq)
         return out
-
-    def to_codes(self, tokens: np.ndarray, lengths: np.ndarray) -> Codes:
-        """Codes from token matrices [n, L] (positions past each length ignored)."""
-        L = tokens.shape[1]
-        offs = self.offsets[:L]
-        codes = tokens.astype(np.int64) - self.base - 1 - offs[None, :]
-        used = np.arange(L)[None, :] < lengths[:, None]
-        return Codes(np.where(used, codes, PAD).astype(np.int32), lengths.astype(np.int32))

@@ -34,10 +34,6 @@ class SIDTrie:
     def n_nodes(self) -> int:
         return int(self.node_sid.shape[0])
 
-    @property
-    def max_depth(self) -> int:
-        return int(self.node_depth.max())
-
     def nbytes(self) -> int:
         arrays = (self.node_offsets, self.edge_code, self.edge_child, self.edge_key, self.node_sid, self.node_depth)
         return int(sum(a.nbytes for a in arrays))
