@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -21,3 +23,81 @@ def clustered(n: int, dim: int, n_clusters: int, seed: int = 0, spread: float = 
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     labels = rng.integers(0, n_clusters, size=n)
     return (centres[labels] + spread * rng.normal(size=(n, dim))).astype(np.float32)
+
+
+WORDS = [
+    "apple",
+    "river",
+    "castle",
+    "violin",
+    "desert",
+    "rocket",
+    "garden",
+    "winter",
+    "tiger",
+    "copper",
+    "island",
+    "candle",
+    "forest",
+    "marble",
+    "thunder",
+    "harbor",
+    "meadow",
+    "lantern",
+    "glacier",
+    "saddle",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """20 items, their RQ-KMeans SIDs (with dedup) and a tiny T5 trained on them: (root, retriever, history)."""
+    from semid.cli import app
+    from semid.retrieve.model import ModelConfig
+    from semid.retrieve.train import TrainConfig, train_retriever
+    from tests.test_cli import runner
+
+    root = tmp_path_factory.mktemp("tiny")
+    items = [{"item_id": f"i{k}", "text": f"{w} thing", "popularity": 20 - k} for k, w in enumerate(WORDS)]
+    queries = [
+        {"query_id": f"q{k}", "split": "train", "query": f"the {w}", "target": f"i{k}"} for k, w in enumerate(WORDS)
+    ]
+    queries += [{"query_id": "v0", "split": "valid", "query": "the apple", "target": "i0"}]
+    (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
+    (root / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            "--items",
+            str(root / "items.jsonl"),
+            "--queries",
+            str(root / "queries.jsonl"),
+            "--out",
+            str(root / "ds"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rng = np.random.default_rng(0)
+    np.save(root / "vecs.npy", rng.normal(size=(20, 8)).astype(np.float32))
+    res = runner.invoke(
+        app,
+        [
+            "tokenize",
+            str(root / "ds"),
+            "--vectors",
+            str(root / "vecs.npy"),
+            "--codebook-sizes",
+            "4,4,4",
+            "--dedup",
+            "--out",
+            str(root / "tok"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    model_cfg = ModelConfig(d_model=64, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=2, d_kv=32, dropout=0.0)
+    cfg = TrainConfig(epochs=40, batch_size=16, lr=3e-3, warmup_steps=10, eval_queries=1, show_progress=False)
+    torch.manual_seed(0)
+    retriever, history = train_retriever(root / "ds", root / "tok", root / "art", model_cfg, cfg)
+    return root, retriever, history

@@ -54,3 +54,18 @@ def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
     grown = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert grown.n_sids == grown.n_items == 330
     assert grown.item_codes().to_lists()[:300] == table.item_codes().to_lists()
+
+
+def test_assign_grows_the_dedup_layer_when_a_group_outgrows_it(tmp_path):
+    ds = make_dataset(tmp_path)
+    tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
+    table = SIDTable.load(tmp_path / "dd" / "sid_table")
+    n_new = table.codebook_sizes[-1] + 5  # one group gets more items than the dedup layer has codes
+    rows = [{"item_id": f"new{k}", "text": "same", "popularity": 0} for k in range(n_new)]
+    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    np.save(tmp_path / "new.npy", np.repeat(np.load(tmp_path / "vecs.npy")[:1], n_new, axis=0))
+    assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    grown = SIDTable.load(tmp_path / "dd" / "sid_table")
+    assert grown.n_sids == grown.n_items == table.n_items + n_new
+    assert grown.codebook_sizes[-1] > table.codebook_sizes[-1]
+    assert grown.codebook_sizes[:-1] == table.codebook_sizes[:-1]

@@ -251,6 +251,50 @@ def retrieve(
         )
 
 
+@app.command()
+def serve(
+    artifact: Path = typer.Argument(..., help="a `semid train` output folder"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port"),
+    beam: int = typer.Option(20, help="beam width of every search"),
+    max_batch: int = typer.Option(32, help="requests per decoder call"),
+    max_wait_ms: float = typer.Option(5.0, help="how long a batch waits for more requests"),
+    max_queue: int = typer.Option(256, help="waiting requests beyond this get 503"),
+    max_k: int = typer.Option(1000, help="largest k a request may ask for"),
+    sid_table: Path | None = typer.Option(
+        None,
+        help="SID table to serve and hot-reload (a `semid tokenize` folder after `semid assign`); "
+        "default: the artifact's own",
+    ),
+    reload_interval: float = typer.Option(2.0, help="seconds between checks of the SID table for changes"),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+) -> None:
+    """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
+    import uvicorn
+
+    from semid.pipeline import resolve_table_dir
+    from semid.retrieve.retriever import Retriever
+    from semid.serve import BatchConfig, ServeConfig, create_app
+    from semid.sid.table import SIDTable
+
+    try:
+        ret = Retriever.load(artifact, device=device)
+        table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / "sid_table"
+        if sid_table is not None:
+            ret = ret.with_table(SIDTable.load(table_dir))
+        cfg = ServeConfig(
+            batch=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue, beam=beam),
+            max_k=max_k,
+            table_dir=table_dir,
+            reload_interval_s=reload_interval,
+        )
+        api = create_app(ret, cfg)
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    console.print(f"serving {artifact} ({ret.table.n_items:,} items) on http://{host}:{port}")
+    uvicorn.run(api, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+
+
 def _print_summary(diag: dict) -> None:
     t = Table(title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}")
     for col in ("layer", "utilization", "entropy", "gini", "top1_share", "path_sparsity"):

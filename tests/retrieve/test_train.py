@@ -12,78 +12,8 @@ from semid.retrieve.beam import beam_search
 from semid.retrieve.model import ModelConfig, pad_batch
 from semid.retrieve.retriever import Retriever, _step_fn
 from semid.retrieve.train import TrainConfig, train_retriever
+from tests.conftest import WORDS
 from tests.test_cli import runner
-
-WORDS = [
-    "apple",
-    "river",
-    "castle",
-    "violin",
-    "desert",
-    "rocket",
-    "garden",
-    "winter",
-    "tiger",
-    "copper",
-    "island",
-    "candle",
-    "forest",
-    "marble",
-    "thunder",
-    "harbor",
-    "meadow",
-    "lantern",
-    "glacier",
-    "saddle",
-]
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    items = [{"item_id": f"i{k}", "text": f"{w} thing", "popularity": 20 - k} for k, w in enumerate(WORDS)]
-    queries = [
-        {"query_id": f"q{k}", "split": "train", "query": f"the {w}", "target": f"i{k}"} for k, w in enumerate(WORDS)
-    ]
-    queries += [{"query_id": "v0", "split": "valid", "query": "the apple", "target": "i0"}]
-    (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
-    (root / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
-    res = runner.invoke(
-        app,
-        [
-            "data",
-            "import",
-            "--items",
-            str(root / "items.jsonl"),
-            "--queries",
-            str(root / "queries.jsonl"),
-            "--out",
-            str(root / "ds"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    rng = np.random.default_rng(0)
-    np.save(root / "vecs.npy", rng.normal(size=(20, 8)).astype(np.float32))
-    res = runner.invoke(
-        app,
-        [
-            "tokenize",
-            str(root / "ds"),
-            "--vectors",
-            str(root / "vecs.npy"),
-            "--codebook-sizes",
-            "4,4,4",
-            "--dedup",
-            "--out",
-            str(root / "tok"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    model_cfg = ModelConfig(d_model=64, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=2, d_kv=32, dropout=0.0)
-    cfg = TrainConfig(epochs=40, batch_size=16, lr=3e-3, warmup_steps=10, eval_queries=1, show_progress=False)
-    torch.manual_seed(0)
-    retriever, history = train_retriever(root / "ds", root / "tok", root / "art", model_cfg, cfg)
-    return root, retriever, history
 
 
 def test_tiny_model_learns_its_training_pairs(tiny):

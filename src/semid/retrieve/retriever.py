@@ -77,6 +77,16 @@ class Retriever:
         self.inputs = InputEncoder(cfg, vocab, table, load_text_tokenizer(cfg.text_tokenizer))
         self._sid_lists = table.sid_code_matrix().to_lists()
 
+    def with_table(self, table: SIDTable) -> Retriever:
+        """The same model over another SID table (e.g. after `semid assign` added cold-start items)."""
+        if list(table.codebook_sizes) != list(self.vocab.codebook_sizes):
+            raise DataError(
+                f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
+                f"{list(self.vocab.codebook_sizes)}",
+                source="sid_table",
+            )
+        return Retriever(self.model, table, self.vocab, self.cfg, self.input_kind)
+
     def encode_inputs(
         self, queries: list[str] | None = None, histories: list[list[str]] | None = None
     ) -> list[list[int]]:

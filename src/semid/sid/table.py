@@ -151,7 +151,7 @@ class SIDTable:
         return SIDTable.build(
             ids,
             merged,
-            self.codebook_sizes,
+            list(codebook_sizes) if codebook_sizes is not None else self.codebook_sizes,
             np.concatenate([self.popularity, pop]),
             np.concatenate([self.is_head, head]),
         )

@@ -1,0 +1,290 @@
+"""The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
+
+Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
+(reload the SID table now; it is also polled every ``reload_interval_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict
+
+from semid.errors import SemidError
+from semid.retrieve.retriever import Retriever
+from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
+from semid.sid.table import TABLE_META, SIDTable
+
+log = logging.getLogger("semid.serve")
+
+
+@dataclass
+class ServeConfig:
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    max_k: int = 1000
+    max_query_chars: int = 2000
+    max_history: int = 512
+    max_body_bytes: int = 64 * 1024
+    table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
+    reload_interval_s: float = 2.0
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    query: str | None = None
+    history: list[str] | None = None
+    k: int = 10
+    constrained: bool = True
+
+
+class BadRequestError(Exception):
+    pass
+
+
+class Metrics:
+    """Prometheus metrics in the app's own registry (no process-global state)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("semid_requests", "HTTP requests", ["endpoint", "status"], registry=r)
+        self.latency = Histogram(
+            "semid_request_latency_seconds",
+            "request latency",
+            ["endpoint"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "semid_batch_size", "requests per decoder call", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r
+        )
+        self.decode = Histogram(
+            "semid_decode_seconds",
+            "time of one batched decoder call",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.queue_depth = Gauge("semid_queue_depth", "requests waiting for a batch", registry=r)
+        self.table_items = Gauge("semid_table_items", "items in the served SID table", registry=r)
+        self.reloads = Counter("semid_table_reloads", "SID table reloads", ["result"], registry=r)
+
+    def on_batch(self, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.decode.observe(seconds)
+
+
+class TableReloader:
+    """Swaps in a new SID table when its folder changes (``SIDTable.save`` replaces it atomically)."""
+
+    def __init__(self, batcher: MicroBatcher, table_dir: Path, metrics: Metrics) -> None:
+        self.batcher, self.table_dir, self.metrics = batcher, table_dir, metrics
+        self._lock = asyncio.Lock()
+        self._stamp = self._read_stamp()
+
+    def _read_stamp(self) -> tuple[int, int, int] | None:
+        try:
+            st = (self.table_dir / TABLE_META).stat()
+        except FileNotFoundError:  # between the two renames of an atomic save
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    async def reload(self, force: bool = False) -> bool:
+        async with self._lock:
+            stamp = self._read_stamp()
+            if stamp is None:  # mid-save (the watcher tries again) or a wrong folder (a forced reload says so)
+                if not force:
+                    return False
+                raise FileNotFoundError(f"{self.table_dir / TABLE_META}: missing; is this a SID table folder?")
+            if stamp == self._stamp and not force:
+                return False
+            table = await asyncio.to_thread(SIDTable.load, self.table_dir)
+            new = await asyncio.to_thread(self.batcher.retriever.with_table, table)
+            self.batcher.retriever = new  # the next batch uses it; batches in flight finish on the old one
+            self._stamp = stamp
+            self.metrics.table_items.set(table.n_items)
+            self.metrics.reloads.labels("ok").inc()
+            log.info("reloaded the SID table from %s: %d items", self.table_dir, table.n_items)
+            return True
+
+    async def watch(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.reload()
+            except (SemidError, OSError, ValueError) as exc:  # keep serving the old table
+                self.metrics.reloads.labels("error").inc()
+                log.error("SID table reload failed, still serving the previous table: %s", exc)
+
+
+class BodyLimit:
+    """ASGI middleware: request bodies over ``max_bytes`` get 413 before the app parses them."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(self.max_bytes, scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _too_large(self.max_bytes, scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return dict(await receive())
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(max_bytes: int, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    response = JSONResponse({"detail": f"request body larger than {max_bytes} bytes"}, status_code=413)
+    await response(scope, receive, send)
+
+
+def _check(req: SearchRequest, cfg: ServeConfig, input_kind: str) -> None:
+    if (req.query is None) == (req.history is None):
+        raise BadRequestError("give exactly one of 'query' (text) or 'history' (item ids)")
+    if not 1 <= req.k <= cfg.max_k:
+        raise BadRequestError(f"'k' must be between 1 and {cfg.max_k}, got {req.k}")
+    if req.query is not None:
+        if input_kind != "text":
+            raise BadRequestError("this retriever takes a 'history' of item ids, not a 'query'")
+        if not req.query.strip():
+            raise BadRequestError("'query' is empty")
+        if len(req.query) > cfg.max_query_chars:
+            raise BadRequestError(f"'query' is longer than {cfg.max_query_chars} characters ({len(req.query)})")
+    if req.history is not None:
+        if input_kind != "history":
+            raise BadRequestError("this retriever takes 'query' text, not a 'history'")
+        if not req.history:
+            raise BadRequestError("'history' is empty")
+        if len(req.history) > cfg.max_history:
+            raise BadRequestError(f"'history' has more than {cfg.max_history} items ({len(req.history)})")
+
+
+def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
+    cfg = cfg or ServeConfig()
+    metrics = Metrics()
+    batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
+    reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
+    metrics.queue_depth.set_function(lambda: batcher.queue_depth)
+    metrics.table_items.set(retriever.table.n_items)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher.start()
+        watch = asyncio.create_task(reloader.watch(cfg.reload_interval_s)) if reloader is not None else None
+        try:
+            yield
+        finally:
+            if watch is not None:
+                watch.cancel()
+            await batcher.close()  # finishes every queued request before the process exits
+
+    app = FastAPI(title="semid", lifespan=lifespan)
+    app.state.batcher, app.state.metrics, app.state.reloader = batcher, metrics, reloader
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)  # inside `observe`: 413s are counted too
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
+        return response
+
+    @app.exception_handler(BadRequestError)
+    async def bad_request(_: Request, exc: BadRequestError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(QueueFullError)
+    async def queue_full(_: Request, exc: QueueFullError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(ShuttingDownError)
+    async def shutting_down(_: Request, exc: ShuttingDownError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.post("/search")
+    async def search(req: SearchRequest) -> dict[str, Any]:
+        current = batcher.retriever
+        _check(req, cfg, current.input_kind)
+        try:
+            if req.query is not None:
+                inputs = current.encode_inputs(queries=[req.query])[0]
+            else:
+                assert req.history is not None
+                inputs = current.encode_inputs(histories=[req.history])[0]
+        except (SemidError, ValueError) as exc:  # e.g. an unknown item id in the history
+            raise BadRequestError(str(exc)) from None
+        res = await batcher.submit(inputs, req.k, req.constrained)
+        return {
+            "items": [
+                {"item_id": i, "score": s, "sid": list(sid)}
+                for i, s, sid in zip(res.item_ids, res.scores, res.sids, strict=True)
+            ],
+            "n_sids_generated": res.n_sids_generated,
+            "n_hallucinated": res.n_hallucinated,
+        }
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        current = batcher.retriever
+        return {
+            "status": "ok",
+            "input_kind": current.input_kind,
+            "n_items": current.table.n_items,
+            "n_sids": current.table.n_sids,
+            "queue_depth": batcher.queue_depth,
+        }
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/admin/reload", response_model=None)
+    async def reload() -> dict[str, Any] | JSONResponse:
+        if reloader is None:
+            raise BadRequestError("this server was started without a SID table to reload")
+        try:
+            changed = await reloader.reload(force=True)
+        except (SemidError, OSError) as exc:
+            metrics.reloads.labels("error").inc()
+            return JSONResponse({"detail": f"reload failed, still serving the previous table: {exc}"}, 409)
+        return {"reloaded": changed, "n_items": batcher.retriever.table.n_items}
+
+    return app
+
+
+_ENDPOINTS = {"/search", "/healthz", "/metrics", "/admin/reload"}
