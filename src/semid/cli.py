@@ -99,11 +99,11 @@ def embed(
 def tokenize(
     data_dir: Path = typer.Argument(..., help="dataset folder (with item_vectors.npy, or pass --vectors)"),
     out: Path = typer.Option(..., "--out", help="folder for tokenizer/ and sid_table/"),
-    method: str = typer.Option("rq_kmeans", help="rq_kmeans, rq_vae, sarq, acrq or sa2crq"),
+    method: str = typer.Option("rq_kmeans", help="dsi, nci, rq_kmeans, rq_vae, sarq, acrq or sa2crq"),
     quantizer: str | None = typer.Option(None, help="for sarq/acrq/sa2crq: rq_kmeans (default) or rq_vae"),
     epochs: int | None = typer.Option(None, help="RQ-VAE training epochs (head stage for ACRQ)"),
     dedup: bool = typer.Option(False, help="append TIGER's dedup token so no two items share a SID"),
-    codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated"),
+    codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated (nci: branching)"),
     vectors: Path | None = typer.Option(None, help="item vectors (.npy/.parquet) instead of DATA_DIR's"),
     seed: int = typer.Option(0, help="random seed"),
     tau: float | None = typer.Option(None, help="SARQ budget: an item goes deeper while P(prefix) > tau"),
@@ -116,6 +116,8 @@ def tokenize(
     from semid.pipeline import tokenize_dataset
 
     options: dict[str, object] = {"codebook_sizes": _int_list(codebook_sizes), "seed": seed}
+    if method == "dsi":  # one token per item: no codebooks, nothing random
+        options = {}
     if tau is not None:
         options["tau"] = tau
     if min_items is not None:

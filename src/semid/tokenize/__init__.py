@@ -1,6 +1,7 @@
 """SID tokenizers behind one interface (fit / encode / decode / save / load).
 
-Methods: ``rq_kmeans``, ``rq_vae`` (TIGER), and the adaptive ones ``sarq``, ``acrq``, ``sa2crq`` on either
+Methods: ``dsi`` (atomic item IDs), ``nci`` (hierarchical k-means), ``rq_kmeans``, ``rq_vae`` (TIGER), and the
+adaptive ones ``sarq``, ``acrq``, ``sa2crq`` on either
 quantizer (``quantizer="rq_kmeans"``, the default, or ``"rq_vae"``); any fixed-length method can be
 wrapped in an hourglass fix (``hourglass="top_k"`` or ``"drop_layer2"``).
 """
@@ -13,7 +14,9 @@ from typing import Any
 
 from semid.errors import DataError
 from semid.tokenize.adaptive import AdaptiveRQ, AdaptiveRQConfig
+from semid.tokenize.atomic import AtomicConfig, AtomicIDs
 from semid.tokenize.base import PAD, Codes, Tokenizer, read_folder
+from semid.tokenize.hkmeans import HierarchicalKMeans, HKMeansConfig
 from semid.tokenize.hourglass import HourglassConfig, HourglassFix
 from semid.tokenize.rq_kmeans import RQKMeans, RQKMeansConfig
 from semid.tokenize.rq_vae import RQVAE, RQVAEConfig
@@ -37,12 +40,16 @@ def _adaptive(method: str) -> Callable[..., Tokenizer]:
 
 # method name -> builder taking the method's config options
 METHODS: dict[str, Callable[..., Tokenizer]] = {
+    "dsi": lambda **config: AtomicIDs(AtomicConfig(**config)),
+    "nci": lambda **config: HierarchicalKMeans(HKMeansConfig(**config)),
     "rq_kmeans": lambda **config: RQKMeans(RQKMeansConfig(**config)),
     "rq_vae": lambda **config: RQVAE(RQVAEConfig(**config)),
     **{name: _adaptive(name) for name in ADAPTIVE_FLAGS},
 }
 # saved method name (config.json) -> class with .load
 LOADERS: dict[str, Any] = {
+    "dsi": AtomicIDs,
+    "nci": HierarchicalKMeans,
     "rq_kmeans": RQKMeans,
     **{name: AdaptiveRQ for name in ADAPTIVE_FLAGS},
     **{name: RQVAE for name in ("rq_vae", "sarq_vae", "acrq_vae", "sa2crq_vae")},
@@ -78,6 +85,9 @@ __all__ = [
     "RQVAE",
     "AdaptiveRQ",
     "AdaptiveRQConfig",
+    "AtomicIDs",
+    "HKMeansConfig",
+    "HierarchicalKMeans",
     "Codes",
     "HourglassConfig",
     "HourglassFix",
