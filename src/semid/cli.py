@@ -297,6 +297,58 @@ def serve(
     uvicorn.run(api, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
 
 
+@app.command()
+def bench(
+    dataset: str = typer.Option("movielens", help="bundled dataset: movielens or wordnet"),
+    out: Path = typer.Option(..., "--out", help="output folder (rerun to resume: finished runs are kept)"),
+    methods: str = typer.Option("all", help="comma-separated methods, or 'all' (see semid.eval.harness)"),
+    seeds: int = typer.Option(3, help="seeds per generative method"),
+    data_dir: Path | None = typer.Option(None, help="a prepared + embedded dataset folder instead of DATASET"),
+    max_items: int | None = typer.Option(None, help="seeded catalogue subset"),
+    max_train_queries: int | None = typer.Option(None, help="seeded cap on training records"),
+    max_test_queries: int = typer.Option(1000, help="seeded sample of test queries (cold ones all kept)"),
+    cold_fraction: float = typer.Option(0.1, help="share of test targets held out as cold items"),
+    codebook_sizes: str = typer.Option("256,256,256", help="codes per layer for the RQ methods"),
+    rq_vae_epochs: int = typer.Option(20, help="TIGER RQ-VAE epochs"),
+    epochs: int = typer.Option(3, help="retriever training epochs (the same for every method)"),
+    d_model: int = typer.Option(128, help="retriever width"),
+    batch_size: int = typer.Option(256, help="training pairs per step"),
+    beam: int = typer.Option(100, help="beam width at evaluation"),
+    device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+    keep_artifacts: bool = typer.Option(False, help="keep every run's tokenizer and retriever folders"),
+) -> None:
+    """Every method on the same test queries: results.json, results.md (mean ± 95% CI) and report.html."""
+    from semid.eval.harness import ALL_METHODS, BenchConfig, run_bench
+
+    chosen = list(ALL_METHODS) if methods == "all" else [m.strip() for m in methods.split(",") if m.strip()]
+    cfg = BenchConfig(
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        methods=chosen,
+        seeds=seeds,
+        max_items=max_items,
+        max_train_queries=max_train_queries,
+        max_test_queries=max_test_queries,
+        cold_fraction=cold_fraction,
+        codebook_sizes=_int_list(codebook_sizes),
+        rq_vae_epochs=rq_vae_epochs,
+        epochs=epochs,
+        d_model=d_model,
+        batch_size=batch_size,
+        beam=beam,
+        device=device,
+        keep_artifacts=keep_artifacts,
+    )
+    try:
+        results = run_bench(cfg, out)
+    except (SemidError, ValueError) as exc:
+        raise _fail(exc) from None
+    from semid.eval.harness import results_markdown
+
+    Console().print(results_markdown(results))
+    console.print(json.dumps({k: str(out / k) for k in ("results.json", "results.md", "report.html")}))
+
+
 def _print_summary(diag: dict) -> None:
     t = Table(title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}")
     for col in ("layer", "utilization", "entropy", "gini", "top1_share", "path_sparsity"):
@@ -318,26 +370,62 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
     dataset: str = typer.Option("movielens", help="bundled dataset"),
     codebook_sizes: str = typer.Option("256,256,256", help="RQ-KMeans codes per layer"),
+    train_queries: int = typer.Option(6000, help="training records for the demo retriever (seeded sample)"),
+    epochs: int = typer.Option(1, help="retriever training epochs"),
 ) -> None:
-    """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose."""
+    """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
+    generative retriever and compare it with BM25, dense and popularity on the test queries."""
+    import shutil
+
     from semid.data import prepare_dataset
+    from semid.eval.harness import BenchConfig, results_markdown, run_bench
     from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
 
     try:
         data_dir = out / "data"
-        console.rule(f"1/4 prepare {dataset}")
+        console.rule(f"1/5 prepare {dataset}")
         ds = prepare_dataset(dataset, data_dir)
         console.print(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
-        console.rule("2/4 embed item texts (bundled MiniLM)")
+        console.rule("2/5 embed item texts (bundled MiniLM)")
         embed_dataset(data_dir)
-        console.rule("3/4 tokenize: RQ-KMeans")
+        console.rule("3/5 tokenize: RQ-KMeans")
         res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", codebook_sizes=_int_list(codebook_sizes))
-        console.rule("4/4 diagnose")
+        console.rule("4/5 diagnose")
         diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
+        _print_summary(diag)
+        console.rule("5/5 train a generative retriever (RQ-KMeans SIDs) and compare with BM25 / dense / popularity")
+        cfg = BenchConfig(
+            dataset=dataset,
+            data_dir=str(data_dir),
+            methods=["popularity", "bm25", "dense", "rq_kmeans"],
+            seeds=1,
+            max_train_queries=train_queries,
+            max_test_queries=500,
+            codebook_sizes=_int_list(codebook_sizes),
+            epochs=epochs,
+            batch_size=128,
+            beam=100,
+            keep_artifacts=True,
+        )
+        results = run_bench(cfg, out / "bench")
+        retriever = out / "retriever"
+        if retriever.exists():
+            shutil.rmtree(retriever)
+        shutil.copytree(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
-    _print_summary(diag)
-    console.print(json.dumps({"diagnostics": str(out / "diagnostics.json"), "report": str(out / "report.html")}))
+    Console().print(results_markdown(results))
+    console.print(
+        json.dumps(
+            {
+                "diagnostics": str(out / "diagnostics.json"),
+                "report": str(out / "report.html"),
+                "bench": str(out / "bench" / "results.md"),
+                "retriever": str(retriever),
+                "serve": f"semid serve {retriever}",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

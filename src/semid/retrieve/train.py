@@ -38,7 +38,7 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 200  # linear warm-up, then cosine decay to 10% of lr
+    warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then cosine decay to 10% of lr
     index_pairs: bool = True  # add item text -> SID pairs for every item
     eval_queries: int = 300  # valid records decoded after each epoch (0: none)
     eval_beam: int = 20
@@ -131,11 +131,12 @@ def train_retriever(
     shard = len(inputs) // world  # every rank takes the same number of steps
     steps_per_epoch = math.ceil(shard / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs
+    warmup = max(1, min(cfg.warmup_steps, total // 10))  # short runs must still reach the peak rate
 
     def lr_at(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
         return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)

@@ -1,0 +1,106 @@
+"""`semid bench` end to end on a small real catalogue (the WordNet test asset), and its summary maths."""
+
+import json
+
+import numpy as np
+import pytest
+
+from semid.cli import app
+from semid.data import prepare_dataset
+from semid.eval.harness import mean_ci, results_markdown
+from semid.pipeline import embed_dataset
+from tests.conftest import ASSETS
+from tests.test_cli import runner
+
+METHODS = ["bm25", "dense", "popularity", "dsi", "nci", "rq_kmeans", "sa2crq_m3"]
+
+
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    prepare_dataset("wordnet", root / "data", wordnet_dir=ASSETS / "wordnet")
+    embed_dataset(root / "data")
+    args = [
+        "bench",
+        "--data-dir",
+        str(root / "data"),
+        "--dataset",
+        "wordnet",
+        "--out",
+        str(root / "out"),
+        "--methods",
+        ",".join(METHODS),
+        "--seeds",
+        "2",
+        "--codebook-sizes",
+        "4,4",
+        "--epochs",
+        "2",
+        "--d-model",
+        "32",
+        "--batch-size",
+        "16",
+        "--beam",
+        "8",
+        "--cold-fraction",
+        "0.5",
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    return root / "out", args
+
+
+def test_bench_writes_every_method_seed_and_split(bench_out):
+    out, _ = bench_out
+    results = json.loads((out / "results.json").read_text())
+    assert set(results["methods"]) == set(METHODS)
+    assert results["data"]["n_cold_items"] >= 1 and results["data"]["n_test"]["cold"] >= 1
+    for method, seeds in results["methods"].items():
+        assert len(seeds) == (1 if method in ("bm25", "dense", "popularity") else 2)
+        for run in seeds.values():
+            for split in ("all", "head", "tail", "cold"):
+                assert split in run["splits"]
+            values = [v for k, v in run["splits"]["all"].items() if k.startswith(("recall", "mrr"))]
+            assert all(0.0 <= v <= 1.0 for v in values)
+            recalls = [run["splits"]["all"][f"recall@{k}"] for k in (1, 10, 100, 500, 1000, 2000)]
+            assert recalls == sorted(recalls)  # recall never falls as K grows
+            assert run["splits"]["all"]["ret_per"] > 0
+            if method not in ("bm25", "dense", "popularity"):
+                assert 0.0 <= run["splits"]["all"]["hallucination"] <= 1.0
+    # beam 8 over every test query: with more SIDs than the beam, constrained search still only
+    # returns real items, so the popularity baseline (all items) must reach recall 1 at K = 2000
+    assert results["methods"]["popularity"]["seed0"]["splits"]["all"]["recall@2000"] == 1.0
+    md = (out / "results.md").read_text()
+    assert all(f"| {m} |" in md for m in METHODS) and "**" in md
+    assert (out / "report.html").stat().st_size > 20_000
+
+
+def test_bench_resumes_without_rerunning_finished_methods(bench_out):
+    out, args = bench_out
+    done = out / "runs" / "rq_kmeans" / "seed0" / "result.json"
+    stamp = done.stat().st_mtime_ns
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert done.stat().st_mtime_ns == stamp
+
+
+def test_mean_ci_and_bad_method():
+    mean, half = mean_ci([1.0, 2.0, 3.0])
+    assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / np.sqrt(3))
+    assert mean_ci([0.5]) == (0.5, 0.0)
+    res = runner.invoke(app, ["bench", "--out", "/tmp/never", "--methods", "bm25,nope"])
+    assert res.exit_code == 2 and "unknown method(s) ['nope']" in res.output
+
+
+def test_markdown_bolds_the_best_and_the_lowest_hallucination():
+    def run(r10, hallu):
+        return {"splits": {"all": {"recall@10": r10, "hallucination": hallu}}}
+
+    results = {
+        "dataset": "x",
+        "data": {"n_items": 3, "n_cold_items": 0, "n_test_queries": 2, "n_test": {"head": 1, "tail": 1, "cold": 0}},
+        "methods": {"a": {"seed0": run(0.5, 0.1)}, "b": {"seed0": run(0.2, 0.3)}},
+    }
+    md = results_markdown(results)
+    row_a = next(line for line in md.splitlines() if line.startswith("| a |"))
+    assert "**0.5000**" in row_a and "**0.1000**" in row_a
