@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The committed `semid bench` tables on a CPU-only machine; the budget is stated in each results.md.
-# Movielens: the full catalogue; wordnet: a seeded 5,000-item subset. Every generative method gets the
+# Movielens: the full catalogue (4,000 sampled training records); wordnet: a seeded 3,000-item subset.
+# Every generative method gets the
 # same retriever (T5, d_model 128, 2+2 layers) and the same budget. Rerunning resumes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,8 @@ for ds in movielens wordnet; do
   fi
 done
 .venv/bin/semid bench --dataset movielens --data-dir runs/movielens --out "$OUT/movielens" --seeds 3 \
-  --codebook-sizes 64,64,64 --max-train-queries 6000 --max-test-queries 500 --epochs 1 --batch-size 128 \
-  --d-model 128 --beam 100 "$@"
-.venv/bin/semid bench --dataset wordnet --data-dir runs/wordnet --out "$OUT/wordnet" --seeds 3 --max-items 5000 \
-  --codebook-sizes 64,64,64 --max-test-queries 500 --epochs 2 --batch-size 128 \
-  --d-model 128 --beam 100 "$@"
+  --codebook-sizes 64,64,64 --max-train-queries 4000 --max-test-queries 300 --epochs 1 --batch-size 128 \
+  --d-model 128 --beam 50 "$@"
+.venv/bin/semid bench --dataset wordnet --data-dir runs/wordnet --out "$OUT/wordnet" --seeds 3 --max-items 3000 \
+  --codebook-sizes 64,64,64 --max-test-queries 300 --epochs 2 --batch-size 128 \
+  --d-model 128 --beam 50 "$@"

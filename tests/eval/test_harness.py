@@ -104,3 +104,11 @@ def test_markdown_bolds_the_best_and_the_lowest_hallucination():
     md = results_markdown(results)
     row_a = next(line for line in md.splitlines() if line.startswith("| a |"))
     assert "**0.5000**" in row_a and "**0.1000**" in row_a
+
+
+def test_bench_refuses_to_resume_with_another_budget(bench_out):
+    _, args = bench_out
+    changed = [*args]
+    changed[changed.index("--epochs") + 1] = "3"
+    res = runner.invoke(app, changed)
+    assert res.exit_code == 2 and "other settings (epochs)" in res.output

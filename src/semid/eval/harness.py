@@ -296,6 +296,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> dict[str, Any]:
         raise ValueError(f"seeds must be >= 1, got {cfg.seeds}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _check_same_budget(cfg, out)
     data = prepare_bench_data(cfg, out)
     from semid.machine import describe
 
@@ -331,6 +332,24 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> dict[str, Any]:
 
     write_bench_report(results, out / "report.html")
     return results
+
+
+def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
+    """Resuming must not mix budgets: everything but the method list, seed count and display options
+    must match the run that wrote `out` first."""
+    loose = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}
+    mine = {k: v for k, v in asdict(cfg).items() if k not in loose}
+    path = out / "bench_config.json"
+    if path.exists():
+        theirs = json.loads(path.read_text(encoding="utf-8"))
+        diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if diff:
+            raise DataError(
+                f"{out} holds results made with other settings ({', '.join(diff)}); use a new --out",
+                source=str(path),
+            )
+    else:
+        path.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------ tables
