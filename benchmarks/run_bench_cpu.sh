@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The committed `semid bench` tables on a CPU-only machine; the budget is stated in each results.md.
 # Movielens: the full catalogue (4,000 sampled training records); wordnet: a seeded 3,000-item subset.
-# Every generative method gets the
-# same retriever (T5, d_model 128, 2+2 layers) and the same budget. Rerunning resumes.
+# Every generative method gets the same retriever (T5, d_model 128, 2+2 layers) and the same budget.
+# Rerunning resumes. The two datasets are independent: run them one after the other (as here) or side by
+# side (the committed tables: movielens with 2 torch threads, wordnet with OMP_NUM_THREADS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results/bench}

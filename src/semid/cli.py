@@ -345,7 +345,7 @@ def bench(
         raise _fail(exc) from None
     from semid.eval.harness import results_markdown
 
-    Console().print(results_markdown(results))
+    print(results_markdown(results))  # plain: a markdown table must not be wrapped by the terminal width
     console.print(json.dumps({k: str(out / k) for k in ("results.json", "results.md", "report.html")}))
 
 
@@ -414,7 +414,7 @@ def demo(
         shutil.copytree(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
-    Console().print(results_markdown(results))
+    print(results_markdown(results))
     console.print(
         json.dumps(
             {
