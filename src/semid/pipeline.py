@@ -26,7 +26,7 @@ from semid.errors import MissingResourceError
 from semid.sid.diagnostics import compute_diagnostics
 from semid.sid.report import write_report
 from semid.sid.table import SIDTable
-from semid.tokenize import Tokenizer, make_tokenizer
+from semid.tokenize import Codes, Tokenizer, make_tokenizer
 from semid.tokenize.base import append_dedup_token
 
 ITEM_VECTORS = "item_vectors.npy"
@@ -115,6 +115,24 @@ def diagnose_table(table: SIDTable, out_dir: str | Path, title: str = "SID diagn
     return diag
 
 
+def new_item_codes(
+    tok: Tokenizer, table: SIDTable, vectors: np.ndarray, dedup: bool, grow_dedup: bool = True
+) -> tuple[Codes, list[int]]:
+    """Codes and codebook sizes for items not yet in `table`, from the fitted tokenizer (no refit; new items
+    are tail items, so extension codes are allowed). With TIGER's dedup token each new item takes the next
+    free rank under its code; when that needs more dedup codes than the table has, the dedup layer grows
+    (`grow_dedup`), or, for a model trained on a fixed vocabulary, the item shares the last dedup code."""
+    codes = tok.encode(vectors)
+    sizes = list(table.codebook_sizes)
+    if dedup:
+        codes, dedup_size = append_dedup_token(codes, table.item_codes())
+        if grow_dedup:
+            sizes[-1] = max(sizes[-1], dedup_size)
+        else:
+            codes.codes[:, -1] = np.minimum(codes.codes[:, -1], sizes[-1] - 1)
+    return codes, sizes
+
+
 @dataclass
 class AssignResult:
     table: SIDTable
@@ -149,12 +167,9 @@ def assign_new_items(
         x = load_vectors(vectors, n_rows=len(items))
     else:
         x = TextEncoder(encoder).encode(items["text"].tolist())
-    codes = tok.encode(x)  # new items are tail items: extension codes allowed
-    sizes = table.codebook_sizes
     info_path = root / "tokenize.json"
-    if info_path.exists() and json.loads(info_path.read_text(encoding="utf-8")).get("dedup"):
-        codes, dedup_size = append_dedup_token(codes, table.item_codes())
-        sizes = [*sizes[:-1], max(sizes[-1], dedup_size)]
+    dedup = info_path.exists() and bool(json.loads(info_path.read_text(encoding="utf-8")).get("dedup"))
+    codes, sizes = new_item_codes(tok, table, x, dedup)
     before = table.n_sids
     grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy(), codebook_sizes=sizes)
     grown.save(table_dir)

@@ -185,21 +185,8 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
     return {"splits": res, "seconds": time.perf_counter() - t0}
 
 
-def _cold_codes(tok: Any, table: Any, vectors: np.ndarray, dedup: bool) -> tuple[Any, list[int]]:
-    """Cold-start SIDs from the fitted tokenizer. With TIGER's dedup token, a cold item whose rank would
-    need a token the trained model does not have shares the last dedup code instead (a collision)."""
-    from semid.tokenize.base import append_dedup_token
-
-    codes = tok.encode(vectors)
-    if dedup:
-        codes, _ = append_dedup_token(codes, table.item_codes())
-        top = table.codebook_sizes[-1] - 1
-        codes.codes[:, -1] = np.minimum(codes.codes[:, -1], top)
-    return codes, list(table.codebook_sizes)
-
-
 def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work: Path) -> dict[str, Any]:
-    from semid.pipeline import tokenize_dataset
+    from semid.pipeline import new_item_codes, tokenize_dataset
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
 
@@ -239,7 +226,8 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     id_to_row = {x: i for i, x in enumerate(data.ds.items["item_id"])}
     if data.cold_items:
         rows = [id_to_row[c] for c in data.cold_items]
-        codes, sizes = _cold_codes(tok_res.tokenizer, table, data.vectors[rows], dedup)
+        # the trained model's SID vocabulary is fixed: a cold item never grows the dedup layer
+        codes, sizes = new_item_codes(tok_res.tokenizer, table, data.vectors[rows], dedup, grow_dedup=False)
         pop = data.ds.items["popularity"].to_numpy()[rows]
         table = table.extend(data.cold_items, codes, pop, codebook_sizes=sizes)
     retriever = retriever.with_table(table)
