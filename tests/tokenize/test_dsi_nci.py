@@ -47,3 +47,12 @@ def test_nci_is_deterministic_saves_and_places_new_items_next_to_their_nearest(t
     assert [c[:-1] for c in new.to_lists()] == [c[:-1] for c in a.to_lists()[:20]]
     rec = again.decode(a)
     assert rec.shape == x.shape and np.isfinite(rec).all()
+
+
+def test_nci_refit_forgets_the_previous_tree():
+    cfg = HKMeansConfig(codebook_sizes=[4, 4, 4, 4], n_iter=10, seed=3, show_progress=False)
+    a, b = clustered(400, 8, 6, seed=2), clustered(400, 8, 6, seed=5)  # 77 nodes each, other shapes
+    tok = HierarchicalKMeans(cfg).fit(a)
+    tok.encode(a)  # builds the tree's parent index
+    tok.fit(b)
+    assert tok.encode(b).to_lists() == HierarchicalKMeans(cfg).fit(b).encode(b).to_lists()

@@ -84,6 +84,7 @@ class HierarchicalKMeans:
         self.centroid = np.asarray(centroid, dtype=np.float32)
         self.child_start = np.asarray(child_start, dtype=np.int64)
         self.depth = np.asarray(depth, dtype=np.int32)
+        self._parent = None  # derived from the tree just replaced
         leaf, dist = self._descend(x)
         order = np.lexsort((dist, leaf))
         self.dists = dist[order]
@@ -118,7 +119,7 @@ class HierarchicalKMeans:
         return out[::-1]
 
     def _parents(self) -> np.ndarray:
-        if self._parent is None or len(self._parent) != len(self.child_start):
+        if self._parent is None:
             parent = np.full(len(self.child_start), -1, dtype=np.int64)
             for node in np.flatnonzero(self.child_start >= 0):
                 k = self.config.codebook_sizes[int(self.depth[node])]
