@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks.machine import describe
 
@@ -113,11 +114,7 @@ async def run_level(url: str, bodies: list[dict[str, Any]], concurrency: int, n:
 
 def batch_sizes(port: int) -> dict[str, float]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    values = {}
-    for line in text.splitlines():
-        for name in ("semid_batch_size_sum", "semid_batch_size_count"):
-            if line.startswith(name + " "):
-                values[name] = float(line.split()[-1])
+    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
     count = values.get("semid_batch_size_count", 0.0)
     return {"decoder_calls": count, "mean_batch": values.get("semid_batch_size_sum", 0.0) / count if count else 0.0}
 
