@@ -45,7 +45,7 @@ def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
 def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
     ds = make_dataset(tmp_path)
     tokenize(ds, tmp_path / "tok", "4,4", "--method", "sa2crq", "--quantizer", "rq_vae", "--epochs", "2")
-    assert (tmp_path / "tok" / "checkpoint" / "last.pt").exists()
+    assert (tmp_path / "tok" / "checkpoint" / "last.safetensors").exists()  # never a pickle
     tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
     table = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert table.n_sids == table.n_items == 300 and table.n_layers == 3

@@ -117,8 +117,17 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
     for fname in (CONFIG_FILE, TENSORS_FILE):
         if not (root / fname).exists():
             raise MissingResourceError(f"{root / fname}: missing; is {root} a tokenizer saved by semid?")
-    payload = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
-    return payload, load_file(str(root / TENSORS_FILE))
+    try:
+        payload = json.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise DataError(f"not a readable tokenizer config ({exc})", source=str(root / CONFIG_FILE)) from None
+    if not isinstance(payload, dict):
+        raise DataError("not a tokenizer config (a JSON object is expected)", source=str(root / CONFIG_FILE))
+    try:
+        tensors = load_file(str(root / TENSORS_FILE))
+    except Exception as exc:  # SafetensorError (empty, truncated, corrupted) or OSError
+        raise DataError(f"not a readable safetensors file ({exc})", source=str(root / TENSORS_FILE)) from None
+    return payload, tensors
 
 
 def append_dedup_token(codes: Codes, existing: Codes | None = None) -> tuple[Codes, int]:

@@ -31,6 +31,7 @@ from semid.embed.vectors import check_vectors
 from semid.errors import DataError
 from semid.tokenize.adaptive import check_head_stage, head_sizes, variant_name
 from semid.tokenize.base import PAD, Codes, read_folder, write_folder
+from semid.tokenize.checkpoint import load_checkpoint, save_checkpoint
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import check_codebook_sizes, fit_codebook, nearest
 
@@ -289,44 +290,58 @@ class RQVAE:
     def _checkpoint(self, stage: str, epochs_done: int, tables: PrefixTables | None) -> None:
         if not self.config.checkpoint_dir:
             return
-        path = Path(self.config.checkpoint_dir)
-        path.mkdir(parents=True, exist_ok=True)
-        state = {
+        layers = self._module().layers()
+        meta = {
             "stage": stage,
             "epochs_done": epochs_done,
-            "module": self._module().state_dict(),
-            "sizes": [cb.weight().shape[0] for cb in self._module().layers()],
-            "anchor_sizes": [cb.n_anchor for cb in self._module().layers()],
-            "tables": None if tables is None else tables.to_tensors(),
+            "sizes": [cb.weight().shape[0] for cb in layers],
+            "anchor_sizes": [cb.n_anchor for cb in layers],
+            "has_tables": tables is not None,
             "history": self.history,
             "config": asdict(self.config),
         }
-        tmp = path / "last.pt.tmp"
-        torch.save(state, tmp)
-        tmp.replace(path / "last.pt")
+        tensors = {f"module.{k}": v for k, v in self._module().state_dict().items()}
+        if tables is not None:
+            tensors.update({f"tables.{k}": torch.from_numpy(v.copy()) for k, v in tables.to_tensors().items()})
+        save_checkpoint(self.config.checkpoint_dir, meta, tensors)
 
     def _resume(self, dim: int) -> dict[str, Any] | None:
+        """Load the checkpoint (safetensors + JSON, never a pickle) into self; its meta plus "tables"."""
         if not self.config.checkpoint_dir:
             return None
-        path = Path(self.config.checkpoint_dir) / "last.pt"
-        if not path.exists():
+        found = load_checkpoint(self.config.checkpoint_dir, self.device)
+        if found is None:
             return None
-        state: dict[str, Any] = torch.load(path, map_location=self.device, weights_only=False)
+        path, state, tensors = found
         free = ("checkpoint_dir", "show_progress", "device", "epochs", "tail_epochs")  # resuming may train longer
         mine = {k: v for k, v in asdict(self.config).items() if k not in free}
-        theirs = {k: v for k, v in state["config"].items() if k in mine}
-        if theirs != mine:
+        theirs = state.get("config")
+        if not isinstance(theirs, dict) or {k: v for k, v in theirs.items() if k in mine} != mine:
             raise DataError(
                 f"checkpoint {path} was written with another config; remove it to start over", source=str(path)
             )
-        m = RQVAEModule(dim, self.config).to(self.device)
-        for size, n_anchor in zip(state["sizes"], state["anchor_sizes"], strict=True):
-            m.codebooks.append(
-                ResidualCodebook(
-                    torch.zeros(n_anchor, self.config.latent_dim), torch.zeros(size - n_anchor, self.config.latent_dim)
+        try:
+            m = RQVAEModule(dim, self.config)
+            for size, n_anchor in zip(state["sizes"], state["anchor_sizes"], strict=True):
+                m.codebooks.append(
+                    ResidualCodebook(
+                        torch.zeros(n_anchor, self.config.latent_dim),
+                        torch.zeros(size - n_anchor, self.config.latent_dim),
+                    )
                 )
-            )
-        m.load_state_dict(state["module"])
+            m.load_state_dict({k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")})
+            tables = {k[len("tables.") :]: v.cpu().numpy() for k, v in tensors.items() if k.startswith("tables.")}
+            state["tables"] = tables if state.get("has_tables") else None
+            if not isinstance(state["epochs_done"], int) or state["stage"] not in ("all", "head", "tail"):
+                raise ValueError(f"bad stage {state['stage']!r} or epochs_done {state['epochs_done']!r}")
+            if not isinstance(state["history"], list):
+                raise TypeError("history is not a list")
+            if state["stage"] == "tail" and self.config.adaptive:
+                PrefixTables.from_tensors(state["tables"], len(self.config.codebook_sizes))  # KeyError if absent
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # tensors or meta do not fit this model
+            raise DataError(
+                f"checkpoint does not match this model ({exc}); remove it to start over", source=str(path)
+            ) from None
         self.module = m.to(self.device)
         self.history = list(state["history"])
         return state
@@ -364,14 +379,8 @@ class RQVAE:
             self._init_codebooks(x[~head_t], c.codebook_sizes, anchors)
             start = 0
         else:
-            assert state["tables"] is not None or not c.adaptive
             head_tables = (
-                None
-                if state["tables"] is None
-                else PrefixTables.from_tensors(
-                    {k: v.cpu().numpy() if torch.is_tensor(v) else v for k, v in state["tables"].items()},
-                    len(c.codebook_sizes),
-                )
+                None if state["tables"] is None else PrefixTables.from_tensors(state["tables"], len(c.codebook_sizes))
             )
             start = state["epochs_done"]
         self._train_stage(x[~head_t], tail_epochs, "tail", head_tables, start)
