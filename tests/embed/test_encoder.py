@@ -28,3 +28,18 @@ def test_bundled_minilm_encodes_and_caches():
 def test_empty_text_is_rejected():
     with pytest.raises(ValueError, match="text 1 is empty"):
         TextEncoder().encode(["ok", "  "], show_progress=False)
+
+
+@pytest.mark.parametrize("planted", ["pickle", "truncated"])
+def test_bad_cache_file_is_recomputed_never_unpickled(tmp_path, planted):
+    enc = TextEncoder(EncoderConfig(batch_size=2))
+    texts = ["a cache file someone else wrote", "second text"]
+    path = enc.cache_path(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if planted == "pickle":  # an object array: loading it would unpickle
+        np.save(path, np.array([{"x": 1}, {"y": 2}], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(b"\x93NUMPY\x01\x00")
+    v = enc.encode(texts, show_progress=False)
+    assert v.shape == (2, 384) and v.dtype == np.float32
+    np.testing.assert_array_equal(np.load(path, allow_pickle=False), v)  # the cache is repaired

@@ -112,8 +112,11 @@ class TextEncoder:
                 raise ValueError(f"text {i} is empty; every item and query needs non-empty text")
         path = self.cache_path(texts)
         if self.config.use_cache and path.exists():
-            vecs = np.load(path)
-            if vecs.shape[0] == len(texts):
+            try:
+                vecs = np.load(path, allow_pickle=False)  # never unpickle: the cache dir may be shared
+            except (OSError, ValueError):  # truncated or not an .npy: recompute and overwrite it
+                vecs = np.zeros((0, 0), dtype=np.float32)
+            if vecs.ndim == 2 and vecs.shape[0] == len(texts):
                 return vecs
         vecs = (
             self._load()
