@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict
 from semid.errors import SemidError
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
-from semid.sid.table import TABLE_META, SIDTable
+from semid.sid.store import table_version
+from semid.sid.table import SIDTable
 
 log = logging.getLogger("semid.serve")
 
@@ -92,20 +93,17 @@ class TableReloader:
         self._lock = asyncio.Lock()
         self._stamp = self._read_stamp()
 
-    def _read_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = (self.table_dir / TABLE_META).stat()
-        except FileNotFoundError:  # between the two renames of an atomic save
-            return None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
+    def _read_stamp(self) -> str | None:
+        """The table's version: the pointer a save replaces last (semid.sid.store), None when no table."""
+        return table_version(self.table_dir)
 
     async def reload(self, force: bool = False) -> bool:
         async with self._lock:
             stamp = self._read_stamp()
-            if stamp is None:  # mid-save (the watcher tries again) or a wrong folder (a forced reload says so)
+            if stamp is None:  # no table (yet): the watcher tries again, a forced reload says so
                 if not force:
                     return False
-                raise FileNotFoundError(f"{self.table_dir / TABLE_META}: missing; is this a SID table folder?")
+                raise FileNotFoundError(f"{self.table_dir}: no SID table there; is this a SID table folder?")
             if stamp == self._stamp and not force:
                 return False
             table = await asyncio.to_thread(SIDTable.load, self.table_dir)

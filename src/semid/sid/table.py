@@ -16,10 +16,6 @@ About 25 bytes per item plus the id strings; see benchmarks/bench_sid_table.py f
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -27,15 +23,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-from safetensors.numpy import load_file, save_file
 
-from semid.errors import DataError, MissingResourceError
+from semid.errors import DataError
+from semid.sid.store import TABLE_META, read_table_files, read_version, write_table_files, write_version
 from semid.tokenize.base import PAD, Codes, code_keys
 
-TABLE_META = "table.json"
-TABLE_ARRAYS = "arrays.safetensors"
-TABLE_ITEMS = "items.parquet"
+__all__ = ["TABLE_META", "SIDTable"]
 
 
 def _code_dtype(codebook_sizes: Sequence[int]) -> np.dtype:
@@ -245,55 +238,31 @@ class SIDTable:
     # ------------------------------------------------------------------------------------------ persist
 
     def save(self, path: str | Path) -> Path:
-        """Write the table folder atomically: readers see the old table or the new one, never a mix."""
+        """Write the table to the folder `path` crash-safely: at every instant a reader of `path` finds the
+        complete old table or the complete new one (semid.sid.store has the layout)."""
         dest = Path(path)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-        try:
-            save_file(
-                {
-                    "popularity": self.popularity,
-                    "is_head": self.is_head.astype(np.uint8),
-                    "item_sid": self.item_sid,
-                    "sid_codes": self.sid_codes,
-                    "sid_lengths": self.sid_lengths,
-                    "sid_offsets": self.sid_offsets,
-                    "sid_items": self.sid_items,
-                },
-                str(tmp / TABLE_ARRAYS),
-            )
-            pq.write_table(pa.table({"item_id": self.item_ids}), tmp / TABLE_ITEMS)
-            meta = {
-                "format_version": 1,
-                "n_items": self.n_items,
-                "n_sids": self.n_sids,
-                "n_layers": self.n_layers,
-                "codebook_sizes": self.codebook_sizes,
-            }
-            (tmp / TABLE_META).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            if dest.exists():
-                old = dest.with_name(f".{dest.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(dest, old)
-                os.replace(tmp, dest)
-                shutil.rmtree(old)
-            else:
-                os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
+        arrays = {
+            "popularity": self.popularity,
+            "is_head": self.is_head.astype(np.uint8),
+            "item_sid": self.item_sid,
+            "sid_codes": self.sid_codes,
+            "sid_lengths": self.sid_lengths,
+            "sid_offsets": self.sid_offsets,
+            "sid_items": self.sid_items,
+        }
+        meta = {
+            "format_version": 1,
+            "n_items": self.n_items,
+            "n_sids": self.n_sids,
+            "n_layers": self.n_layers,
+            "codebook_sizes": self.codebook_sizes,
+        }
+        write_version(dest, lambda folder: write_table_files(folder, arrays, self.item_ids, meta))
         return dest
 
     @classmethod
     def load(cls, path: str | Path) -> SIDTable:
-        root = Path(path)
-        for fname in (TABLE_META, TABLE_ARRAYS, TABLE_ITEMS):
-            if not (root / fname).exists():
-                raise MissingResourceError(f"{root / fname}: missing; is {root} a SID table saved by semid?")
-        meta = json.loads((root / TABLE_META).read_text(encoding="utf-8"))
-        arrays = load_file(str(root / TABLE_ARRAYS))
-        ids = pq.read_table(root / TABLE_ITEMS).column("item_id").combine_chunks()
+        arrays, ids, meta = read_version(Path(path), read_table_files)
         return cls(
             ids,
             arrays["popularity"],
