@@ -1,6 +1,8 @@
 """Checkpoints and tokenizer folders: loading never runs code, and a broken file is a DataError naming it."""
 
+import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -112,3 +114,14 @@ def test_broken_tokenizer_folder_is_a_clear_error(tmp_path, damage, name):
     (out / name).write_bytes(b"" if damage == "empty" else raw[: len(raw) // 2])
     with pytest.raises(DataError, match=f"{out / name}: not a "):
         load_tokenizer(out)
+
+
+def test_saved_files_follow_the_umask(tmp_path):
+    x, _ = data(300)
+    previous = os.umask(0o002)
+    try:
+        small(epochs=1, checkpoint_dir=str(tmp_path / "ckpt")).fit(x).save(tmp_path / "tok")
+    finally:
+        os.umask(previous)
+    for f in (tmp_path / "ckpt" / CHECKPOINT_FILE, tmp_path / "tok" / "tensors.safetensors"):
+        assert stat.S_IMODE(f.stat().st_mode) == 0o664, f  # safetensors alone writes 0600

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
 from semid.errors import DataError, MissingResourceError
+from semid.files import save_safetensors
 
 CONFIG_FILE = "config.json"
 TENSORS_FILE = "tensors.safetensors"
@@ -107,7 +108,7 @@ def write_folder(path: str | Path, method: str, config: Any, tensors: dict[str, 
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     payload = {"method": method, "config": asdict(config), **extra}
-    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(out / TENSORS_FILE))
+    save_safetensors(tensors, out / TENSORS_FILE)  # 0666 & ~umask, like the JSON next to it
     (out / CONFIG_FILE).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return out
 

@@ -22,6 +22,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from semid.errors import DataError
+from semid.files import current_umask
 
 CHECKPOINT_FILE = "last.safetensors"
 LEGACY_FILE = "last.pt"  # pickle, semid < 0.x; loaded with weights_only=True only
@@ -45,6 +46,7 @@ def save_checkpoint(directory: str | Path, meta: dict[str, Any], tensors: dict[s
         str(tmp),
         metadata={META_KEY: json.dumps(meta)},
     )
+    os.chmod(tmp, 0o666 & ~current_umask())  # save_file makes it 0600 whatever the umask
     os.replace(tmp, final)
     return final
 
