@@ -38,6 +38,7 @@ from safetensors.numpy import load_file
 
 from semid.errors import DataError, MissingResourceError
 from semid.files import fsync_path, save_safetensors, write_bytes_synced
+from semid.sid.checks import check_table
 
 try:
     import fcntl
@@ -91,15 +92,18 @@ def resolve(root: Path) -> Path:
 
 def table_version(root: Path) -> str | None:
     """What identifies the table in `root` now (changes on every save), None when there is none."""
-    try:
-        name = (root / POINTER).read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
+    try:  # a damaged pointer is a version too: loading it fails, and the watcher says so
+        name = (root / POINTER).read_bytes().decode("utf-8", errors="replace").strip()
+    except FileNotFoundError:  # the older layout, edited in place: any of its files may change
         try:
-            st = (resolve(root) / TABLE_META).stat()
-        except (FileNotFoundError, DataError):
+            folder = resolve(root)
+            stats = [(folder / f).stat() for f in sorted(TABLE_FILES) if (folder / f).exists()]
+        except (OSError, DataError):
             return None
-        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
-    except (OSError, ValueError):
+        if not (folder / TABLE_META).exists():
+            return None
+        return ";".join(f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}" for st in stats)
+    except OSError:
         return None
     return name
 
@@ -211,12 +215,26 @@ def write_table_files(folder: Path, arrays: dict[str, np.ndarray], ids: pa.Array
     write_bytes_synced(folder / TABLE_META, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
 
 
+def _parse(path: Path, parse: Callable[[Path], T]) -> T:
+    """parse(path); a file that does not parse is a DataError naming it (a vanished one stays a FileNotFoundError,
+    so the reader retries on the version that replaced it)."""
+    try:
+        return parse(path)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # JSON, UTF-8, safetensors, parquet, missing column: the file is not a table's
+        if not path.exists():
+            raise MissingResourceError(f"{path}: removed while it was read") from None
+        raise DataError(f"not readable as a SID table file ({exc})", source=str(path)) from None
+
+
 def read_table_files(folder: Path) -> tuple[dict[str, np.ndarray], pa.Array, dict[str, Any]]:
-    """(arrays, item ids, meta) of one table folder."""
+    """(arrays, item ids, meta) of one table folder, checked to form one consistent table."""
     for fname in (TABLE_META, TABLE_ARRAYS, TABLE_ITEMS):
         if not (folder / fname).exists():
             raise MissingResourceError(f"{folder / fname}: missing; is {folder} a SID table saved by semid?")
-    meta = json.loads((folder / TABLE_META).read_text(encoding="utf-8"))
-    arrays = load_file(str(folder / TABLE_ARRAYS))
-    ids = pq.read_table(folder / TABLE_ITEMS).column("item_id").combine_chunks()
+    meta = _parse(folder / TABLE_META, lambda p: json.loads(p.read_text(encoding="utf-8")))
+    arrays = _parse(folder / TABLE_ARRAYS, lambda p: load_file(str(p)))
+    ids = _parse(folder / TABLE_ITEMS, lambda p: pq.read_table(p).column("item_id").combine_chunks())
+    check_table(arrays, ids, meta, str(folder))
     return arrays, ids, meta
