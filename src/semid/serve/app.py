@@ -7,7 +7,6 @@ Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -23,10 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from semid.errors import SemidError
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
-from semid.sid.store import table_version
-from semid.sid.table import SIDTable
-
-log = logging.getLogger("semid.serve")
+from semid.serve.reload import ReloadError, TableReloader
 
 
 @dataclass
@@ -83,46 +79,6 @@ class Metrics:
     def on_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.decode.observe(seconds)
-
-
-class TableReloader:
-    """Swaps in a new SID table when its folder changes (``SIDTable.save`` replaces it atomically)."""
-
-    def __init__(self, batcher: MicroBatcher, table_dir: Path, metrics: Metrics) -> None:
-        self.batcher, self.table_dir, self.metrics = batcher, table_dir, metrics
-        self._lock = asyncio.Lock()
-        self._stamp = self._read_stamp()
-
-    def _read_stamp(self) -> str | None:
-        """The table's version: the pointer a save replaces last (semid.sid.store), None when no table."""
-        return table_version(self.table_dir)
-
-    async def reload(self, force: bool = False) -> bool:
-        async with self._lock:
-            stamp = self._read_stamp()
-            if stamp is None:  # no table (yet): the watcher tries again, a forced reload says so
-                if not force:
-                    return False
-                raise FileNotFoundError(f"{self.table_dir}: no SID table there; is this a SID table folder?")
-            if stamp == self._stamp and not force:
-                return False
-            table = await asyncio.to_thread(SIDTable.load, self.table_dir)
-            new = await asyncio.to_thread(self.batcher.retriever.with_table, table)
-            self.batcher.retriever = new  # the next batch uses it; batches in flight finish on the old one
-            self._stamp = stamp
-            self.metrics.table_items.set(table.n_items)
-            self.metrics.reloads.labels("ok").inc()
-            log.info("reloaded the SID table from %s: %d items", self.table_dir, table.n_items)
-            return True
-
-    async def watch(self, interval_s: float) -> None:
-        while True:
-            await asyncio.sleep(interval_s)
-            try:
-                await self.reload()
-            except (SemidError, OSError, ValueError) as exc:  # keep serving the old table
-                self.metrics.reloads.labels("error").inc()
-                log.error("SID table reload failed, still serving the previous table: %s", exc)
 
 
 class BodyLimit:
@@ -277,8 +233,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             raise BadRequestError("this server was started without a SID table to reload")
         try:
             changed = await reloader.reload(force=True)
-        except (SemidError, OSError) as exc:
-            metrics.reloads.labels("error").inc()
+        except ReloadError as exc:  # logged and counted by reload()
             return JSONResponse({"detail": f"reload failed, still serving the previous table: {exc}"}, 409)
         return {"reloaded": changed, "n_items": batcher.retriever.table.n_items}
 
