@@ -64,7 +64,7 @@ BROKEN = {
     "items not parquet": (_bytes(store.TABLE_ITEMS, lambda b: b"PAR1" + b"x" * 40), "items.parquet: not readable"),
     "an array missing": (_arrays(lambda a: a.pop("sid_items")), "lacks \\['sid_items'\\]"),
     "fewer ids than arrays": (_ids(lambda ids: ids[:10]), "10 item ids in items.parquet but 40 entries"),
-    "duplicate ids": (_ids(lambda ids: [ids[1], *ids[1:]]), "not unique"),
+    "null ids": (_ids(lambda ids: [None, *ids[1:]]), "null"),
     "ids not strings": (_ids(lambda ids: list(range(len(ids)))), "not strings"),
     "offsets past the end": (_arrays(lambda a: _set(a, "sid_offsets", -1, 41)), "sid_offsets"),
     "item_sid out of range": (_arrays(lambda a: _set(a, "item_sid", 0, 10_000)), "outside the table"),

