@@ -24,6 +24,7 @@ class Planted:
         return (exec, (f"open({self.marker!r}, 'w').write('pwned')",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the plain pickle
 @pytest.mark.parametrize("how", ["torch.save", "pickle"])
 def test_planted_pickle_does_not_run(tmp_path, how):
     x, _ = data(300)
