@@ -26,9 +26,9 @@ import torch
 from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from benchmarks.machine import describe
+from semid.retrieve.backbones import t5_step_fn
 from semid.retrieve.beam import TrieTensors, beam_search
 from semid.retrieve.hf import SIDConstraint
-from semid.retrieve.retriever import _step_fn
 from semid.retrieve.vocab import SIDVocab
 from semid.sid import SIDTable
 from semid.sid.trie import SIDTrie
@@ -103,7 +103,7 @@ def main() -> None:
     one, one_mask = queries[:1], mask[:1]
 
     def ours(ids: torch.Tensor, m: torch.Tensor) -> Any:
-        step = _step_fn(model, ids, m, args.beam, vocab)
+        step = t5_step_fn(model, ids, m, args.beam, vocab)
         return beam_search(step, ids.shape[0], vocab.local(), tt, args.beam, True, dev)
 
     def hf(ids: torch.Tensor, m: torch.Tensor, **kw: Any) -> Any:

@@ -1,10 +1,12 @@
 """Train the generative retriever on a bundled dataset with RQ-KMeans SIDs and report training throughput
 (examples/s) and validation Recall@10 per epoch, then retrieve a few test queries from the artifact.
 
-    .venv/bin/python -m benchmarks.bench_train --dataset movielens --epochs 3
+    .venv/bin/python -m benchmarks.bench_train --dataset movielens --backbone minilm
 
 Uses runs/<dataset> (prepared and embedded when missing) and runs/<dataset>-rq (tokenized when missing).
-Writes benchmarks/results/train_<dataset>_<device>.json with the machine description.
+Trains until valid Recall@10 stops improving (early stopping) and records, per epoch, wall-clock seconds and
+valid Recall@10: the time-to-quality curve. Writes benchmarks/results/train_<dataset>_<backbone>_<device>.json
+with the machine description.
 """
 
 from __future__ import annotations
@@ -19,17 +21,23 @@ from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
 from semid.data import load_dataset
 from semid.pipeline import tokenize_dataset
+from semid.retrieve.build import BuildConfig
 from semid.retrieve.model import ModelConfig
+from semid.retrieve.sid_model import SIDModelConfig
 from semid.retrieve.train import TrainConfig, train_retriever
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", choices=["movielens", "wordnet"], required=True)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--backbone", choices=["minilm", "t5"], default="minilm")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--patience", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-queries", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--d-model", type=int, default=256)
-    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--decoder-layers", type=int, default=2)
     ap.add_argument("--max-input-tokens", type=int, default=64)
     ap.add_argument("--runs", default="runs")
@@ -46,9 +54,17 @@ def main() -> None:
         num_decoder_layers=args.decoder_layers,
         max_input_tokens=args.max_input_tokens,
     )
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
-    art = Path(args.runs) / f"{args.dataset}-retriever"
-    retriever, history = train_retriever(data_dir, tok_dir, art, model_cfg, cfg)
+    minilm = SIDModelConfig(d_model=args.d_model, encoder_layers=args.layers, decoder_layers=args.decoder_layers)
+    build = BuildConfig(args.backbone, minilm, model_cfg)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        patience=args.patience,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        eval_queries=args.eval_queries,
+    )
+    art = Path(args.runs) / f"{args.dataset}-{args.backbone}-retriever"
+    retriever, history = train_retriever(data_dir, tok_dir, art, build, cfg)
     n_params = sum(p.numel() for p in retriever.model.parameters())
     test = load_dataset(data_dir).split("test").head(3)
     if retriever.input_kind == "text":
@@ -62,13 +78,13 @@ def main() -> None:
     result = {
         "benchmark": f"generative retriever training on {args.dataset} (RQ-KMeans 3 x 256 SIDs)",
         "command": (
-            f"python -m benchmarks.bench_train --dataset {args.dataset} --epochs {args.epochs} "
-            f"--d-model {args.d_model} --layers {args.layers} --decoder-layers {args.decoder_layers} "
-            f"--max-input-tokens {args.max_input_tokens}"
+            f"python -m benchmarks.bench_train --dataset {args.dataset} --backbone {args.backbone} "
+            f"--epochs {args.epochs} --patience {args.patience} --lr {args.lr} --d-model {args.d_model} "
+            f"--layers {args.layers} --decoder-layers {args.decoder_layers} --eval-queries {args.eval_queries}"
         ),
         "device": str(retriever.device),
         "model_params": n_params,
-        "model_config": model_cfg.__dict__,
+        "model_config": retriever.backbone.config(),
         "train_config": cfg.__dict__,
         "history": history,
         "examples": examples,
@@ -77,7 +93,7 @@ def main() -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"train_{args.dataset}_{retriever.device.type}.json"
+    path = out / f"train_{args.dataset}_{args.backbone}_{retriever.device.type}.json"
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(json.dumps({"history": history, "examples": examples}, indent=1))
 

@@ -53,6 +53,7 @@ WORDS = [
 def tiny(tmp_path_factory):
     """20 items, their RQ-KMeans SIDs (with dedup) and a tiny T5 trained on them: (root, retriever, history)."""
     from semid.cli import app
+    from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
     from tests.test_cli import runner
@@ -97,7 +98,10 @@ def tiny(tmp_path_factory):
     )
     assert res.exit_code == 0, res.output
     model_cfg = ModelConfig(d_model=64, d_ff=128, num_layers=2, num_decoder_layers=2, num_heads=2, d_kv=32, dropout=0.0)
-    cfg = TrainConfig(epochs=40, batch_size=16, lr=3e-3, warmup_steps=10, eval_queries=1, show_progress=False)
+    cfg = TrainConfig(
+        epochs=40, patience=0, batch_size=16, lr=3e-3, warmup_steps=10, eval_queries=1, show_progress=False
+    )
     torch.manual_seed(0)
-    retriever, history = train_retriever(root / "ds", root / "tok", root / "art", model_cfg, cfg)
+    build = BuildConfig(backbone="t5", t5=model_cfg)
+    retriever, history = train_retriever(root / "ds", root / "tok", root / "art", build, cfg)
     return root, retriever, history

@@ -184,29 +184,46 @@ def train(
     data_dir: Path = typer.Argument(..., help="dataset folder"),
     tokenize_dir: Path = typer.Argument(..., help="a `semid tokenize` output folder (its sid_table/ is used)"),
     out: Path = typer.Option(..., "--out", help="retriever artifact folder (rerun to resume from its checkpoint)"),
-    epochs: int = typer.Option(10, help="training epochs"),
+    backbone: str = typer.Option("minilm", help="minilm (frozen MiniLM / item vectors + small SID decoder) or t5"),
+    epochs: int = typer.Option(30, help="at most this many epochs (early stopping usually ends sooner)"),
+    patience: int = typer.Option(3, help="stop after this many epochs without a better valid Recall@10 (0: never)"),
     batch_size: int = typer.Option(256, help="pairs per step"),
     lr: float = typer.Option(1e-3, help="peak learning rate"),
     d_model: int = typer.Option(256, help="model width"),
-    layers: int = typer.Option(4, help="encoder layers"),
+    layers: int = typer.Option(2, help="encoder layers (t5; minilm: history encoder)"),
     decoder_layers: int = typer.Option(2, help="decoder layers"),
-    pretrained: str | None = typer.Option(None, help="local Hugging Face T5 checkpoint folder to start from"),
+    max_train_records: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
+    eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
+    pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
     no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),
     seed: int = typer.Option(0, help="random seed"),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
 ) -> None:
-    """Train the generative retriever (query or history -> SID) with per-epoch validation recall."""
+    """Train the generative retriever (query or history -> SID) until valid recall stops improving."""
+    from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
+    from semid.retrieve.sid_model import SIDModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
 
-    model_cfg = ModelConfig(
+    t5 = ModelConfig(
         d_model=d_model, d_ff=4 * d_model, num_layers=layers, num_decoder_layers=decoder_layers, pretrained=pretrained
     )
+    minilm = SIDModelConfig(d_model=d_model, encoder_layers=layers, decoder_layers=decoder_layers)
     cfg = TrainConfig(
-        epochs=epochs, batch_size=batch_size, lr=lr, index_pairs=not no_index_pairs, seed=seed, device=device
+        epochs=epochs,
+        patience=patience,
+        batch_size=batch_size,
+        lr=lr,
+        index_pairs=not no_index_pairs,
+        max_train_records=max_train_records,
+        eval_queries=eval_queries,
+        seed=seed,
+        device=device,
     )
     try:
-        _, history = train_retriever(data_dir, tokenize_dir, out, model_cfg, cfg)
+        if d_model < 1 or layers < 1 or decoder_layers < 1:
+            raise ValueError("--d-model, --layers and --decoder-layers must be >= 1")
+        _, history = train_retriever(data_dir, tokenize_dir, out, BuildConfig(backbone, minilm, t5), cfg)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
     last = history[-1] if history else {}

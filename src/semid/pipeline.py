@@ -61,6 +61,25 @@ class TokenizeResult:
     fit_seconds: float
 
 
+def fit_sids(
+    ds: Dataset, vectors: np.ndarray, method: str = "rq_kmeans", dedup: bool = False, **config: Any
+) -> tuple[Tokenizer, SIDTable, float]:
+    """Fit a tokenizer on a dataset's item vectors and build its SID table, in memory: (tokenizer, table,
+    seconds). `dedup` appends TIGER's dedup token so that no two items share a SID (fixed-length codes only)."""
+    is_head = ds.items["is_head"].to_numpy()
+    tok = make_tokenizer(method, **config)
+    start = time.perf_counter()
+    tok.fit(vectors, is_head=is_head)
+    codes = tok.encode(vectors, is_head=is_head)
+    seconds = time.perf_counter() - start
+    sizes = tok.codebook_sizes
+    if dedup:
+        codes, dedup_size = append_dedup_token(codes)
+        sizes = [*sizes, dedup_size]
+    table = SIDTable.build(ds.items["item_id"].tolist(), codes, sizes, ds.items["popularity"].to_numpy(), is_head)
+    return tok, table, seconds
+
+
 def tokenize_dataset(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -69,22 +88,10 @@ def tokenize_dataset(
     dedup: bool = False,
     **config: Any,
 ) -> TokenizeResult:
-    """Fit a tokenizer on a dataset's item vectors, encode every item, and save tokenizer + SID table.
-    `dedup` appends TIGER's dedup token so that no two items share a SID (fixed-length codes only)."""
+    """Folder wrapper of `fit_sids`: read a dataset folder's vectors, save tokenizer + SID table."""
     root = Path(data_dir)
     ds = load_dataset(root)
-    x = dataset_vectors(ds, root, vectors)
-    is_head = ds.items["is_head"].to_numpy()
-    tok = make_tokenizer(method, **config)
-    start = time.perf_counter()
-    tok.fit(x, is_head=is_head)
-    codes = tok.encode(x, is_head=is_head)
-    seconds = time.perf_counter() - start
-    sizes = tok.codebook_sizes
-    if dedup:
-        codes, dedup_size = append_dedup_token(codes)
-        sizes = [*sizes, dedup_size]
-    table = SIDTable.build(ds.items["item_id"].tolist(), codes, sizes, ds.items["popularity"].to_numpy(), is_head)
+    tok, table, seconds = fit_sids(ds, dataset_vectors(ds, root, vectors), method, dedup, **config)
     out = Path(out_dir)
     tok.save(out / TOKENIZER_DIR)
     table.save(out / TABLE_DIR)

@@ -8,9 +8,11 @@ import torch
 
 from semid.cli import app
 from semid.errors import DataError
+from semid.retrieve.backbones import t5_step_fn
 from semid.retrieve.beam import beam_search
+from semid.retrieve.build import BuildConfig
 from semid.retrieve.model import ModelConfig, pad_batch
-from semid.retrieve.retriever import Retriever, _step_fn
+from semid.retrieve.retriever import Retriever
 from semid.retrieve.train import TrainConfig, train_retriever
 from tests.conftest import WORDS
 from tests.test_cli import runner
@@ -31,14 +33,14 @@ def test_scores_are_the_models_summed_logprobs(tiny):
     inputs = retriever.encode_inputs(["the castle"])
     ids, mask = pad_batch(inputs)
     vocab, local = retriever.vocab, retriever.vocab.local()
-    res = beam_search(_step_fn(retriever.model, ids, mask, 6, vocab), 1, local, retriever.trie, 6)
+    res = beam_search(t5_step_fn(retriever.model, ids, mask, 6, vocab), 1, local, retriever.trie, 6)
     for w in range(6):
         if not np.isfinite(res.scores[0, w]):
             continue
         tokens = local.tokens(retriever.table.sid_code_matrix())[res.sids[0, w]]
         total = 0.0
         for i, tok in enumerate(tokens):
-            lp = _step_fn(retriever.model, ids, mask, 1, vocab)(torch.tensor([tokens[:i]], dtype=torch.long), None)
+            lp = t5_step_fn(retriever.model, ids, mask, 1, vocab)(torch.tensor([tokens[:i]], dtype=torch.long), None)
             total += float(lp[0, tok])
         assert res.scores[0, w] == pytest.approx(total, abs=1e-4)
 
@@ -115,7 +117,7 @@ def test_torchrun_ddp_on_two_cpu_processes(tiny, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    history = json.loads((tmp_path / "art" / "train_history.json").read_text())
+    history = json.loads((tmp_path / "art" / "train_history.json").read_text())["epochs"]
     assert [row["epoch"] for row in history] == [1, 2]
     assert Retriever.load(tmp_path / "art").search(["the apple"], k=2)[0].item_ids
 
@@ -124,11 +126,36 @@ def test_training_resumes_from_its_checkpoint(tiny, tmp_path):
     root, _, _ = tiny
     model_cfg = ModelConfig(d_model=32, d_ff=64, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=16, dropout=0.0)
     first = TrainConfig(epochs=2, batch_size=16, warmup_steps=2, eval_queries=0, show_progress=False)
-    _, h2 = train_retriever(root / "ds", root / "tok", tmp_path / "art", model_cfg, first)
+    build = BuildConfig(backbone="t5", t5=model_cfg)
+    _, h2 = train_retriever(root / "ds", root / "tok", tmp_path / "art", build, first)
     more = TrainConfig(epochs=3, batch_size=16, warmup_steps=2, eval_queries=0, show_progress=False)
-    _, h3 = train_retriever(root / "ds", root / "tok", tmp_path / "art", model_cfg, more)
+    _, h3 = train_retriever(root / "ds", root / "tok", tmp_path / "art", build, more)
     assert [r["epoch"] for r in h3] == [1, 2, 3]
     assert h3[:2] == h2
     other = ModelConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8)
     with pytest.raises(DataError, match="another model or dataset"):
-        train_retriever(root / "ds", root / "tok", tmp_path / "art", other, more)
+        train_retriever(root / "ds", root / "tok", tmp_path / "art", BuildConfig(backbone="t5", t5=other), more)
+
+
+def test_a_planted_or_broken_checkpoint_never_runs_and_is_named(tiny, tmp_path):
+    import pickle
+
+    root, _, _ = tiny
+    model_cfg = ModelConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8)
+    build = BuildConfig(backbone="t5", t5=model_cfg)
+    cfg = TrainConfig(epochs=1, batch_size=16, eval_queries=0, show_progress=False)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    ckpt = tmp_path / "art" / "checkpoint" / "last.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(pickle.dumps({"identity": Payload()}))
+    with pytest.raises(DataError, match=r"last\.pt is not a readable semid checkpoint"):
+        train_retriever(root / "ds", root / "tok", tmp_path / "art", build, cfg)
+    assert not marker.exists()
+    ckpt.write_bytes(b"")
+    with pytest.raises(DataError, match=r"last\.pt is not a readable"):
+        train_retriever(root / "ds", root / "tok", tmp_path / "art", build, cfg)

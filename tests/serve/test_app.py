@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
+from semid.retrieve.backbones import T5Backbone
 from semid.retrieve.retriever import Retriever
 from semid.serve import BatchConfig, MicroBatcher, ServeConfig, create_app
 from semid.serve.batcher import QueueFullError, ShuttingDownError
@@ -107,7 +108,8 @@ def test_malformed_json_oversized_body_and_history_errors(tiny):
         assert r.status_code == 422 and "JSON" in r.text
         r = client.post("/search", json={"query": "a" * 500})
         assert r.status_code == 413 and "larger than 200 bytes" in r.text
-    history_model = Retriever(retriever.model, retriever.table, retriever.vocab, retriever.cfg, "history")
+    b = retriever.backbone
+    history_model = Retriever(T5Backbone(b.model, b.table, b.vocab, b.cfg, "history"), retriever.table)
     with client_for(history_model, max_history=3) as client:
         r = client.post("/search", json={"history": ["i0", "nope"]})
         assert r.status_code == 422 and "unknown item id 'nope'" in r.text

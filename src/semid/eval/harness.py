@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,10 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from semid.data.format import Dataset, load_dataset, save_dataset, validate_queries
+from semid.data.format import Dataset, load_dataset, validate_queries
 from semid.embed.vectors import load_vectors
 from semid.errors import DataError
 from semid.eval.metrics import KS, evaluate, hallucination_rate
+from semid.retrieve.build import input_kind
 
 BASELINES = ("bm25", "dense", "popularity")
 # generative method -> (tokenizer method, tokenizer options, TIGER dedup token)
@@ -62,12 +62,14 @@ class BenchConfig:
     codebook_sizes: list[int] = field(default_factory=lambda: [256, 256, 256])
     rq_vae_epochs: int = 20
     # the one retriever architecture and budget every generative method gets
-    d_model: int = 128
+    backbone: str = "minilm"  # "minilm" (frozen MiniLM / item vectors + SID decoder) or "t5" (from scratch)
+    d_model: int = 256
     layers: int = 2
     decoder_layers: int = 2
-    epochs: int = 3
+    epochs: int = 30  # at most; training stops after `patience` epochs without a better valid Recall@10
+    patience: int = 3
     batch_size: int = 256
-    lr: float = 2e-3
+    lr: float = 1e-3
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)
@@ -81,7 +83,8 @@ class BenchConfig:
 class BenchData:
     ds: Dataset  # the (possibly subset) dataset, every item
     vectors: np.ndarray
-    warm_dir: Path  # dataset folder without cold items (what methods fit and train on)
+    warm: Dataset  # the dataset without cold items (what methods fit and train on)
+    warm_vectors: np.ndarray
     cold_items: list[str]
     test: pd.DataFrame  # evaluated test records
     groups: dict[str, np.ndarray]  # head / tail / cold masks over `test`
@@ -114,7 +117,7 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
         keep = np.zeros(ds.n_items, dtype=bool)
         keep[rng.choice(ds.n_items, cfg.max_items, replace=False)] = True
         ds, vectors = _subset(ds, vectors, keep)
-    kind = "history" if (ds.queries["history"].map(len) > 0).all() else "text"
+    kind = input_kind(ds)
 
     train_valid = ds.queries[ds.queries["split"] != "test"]
     mentioned = set(train_valid["target"]) | {x for h in train_valid["history"] for x in h}
@@ -136,15 +139,12 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     if cfg.max_train_queries is not None and len(train) > cfg.max_train_queries:
         train = train.iloc[np.sort(rng.choice(len(train), cfg.max_train_queries, replace=False))]
     warm.queries = pd.concat([train, warm.split("valid")], ignore_index=True)
-    warm_dir = out / "warm_data"
-    save_dataset(warm, warm_dir)
-    np.save(warm_dir / ITEM_VECTORS, warm_vectors)
 
     head = dict(zip(ds.items["item_id"], ds.items["is_head"], strict=True))
     cold_mask = test["target"].isin(cold_set).to_numpy()
     head_mask = np.array([bool(head[t]) for t in test["target"]]) & ~cold_mask
     groups = {"head": head_mask, "tail": ~head_mask & ~cold_mask, "cold": cold_mask}
-    return BenchData(ds, vectors, warm_dir, cold, test, groups, kind)
+    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind)
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -186,9 +186,11 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
 
 
 def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work: Path) -> dict[str, Any]:
-    from semid.pipeline import new_item_codes, tokenize_dataset
+    from semid.pipeline import fit_sids, new_item_codes
+    from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
-    from semid.retrieve.train import TrainConfig, train_retriever
+    from semid.retrieve.sid_model import SIDModelConfig
+    from semid.retrieve.train import TrainConfig, fit_retriever
 
     method, options, dedup = GENERATIVE[name]
     options = dict(options)
@@ -198,10 +200,8 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         options["show_progress"] = cfg.show_progress
     if method == "rq_vae":
         options["epochs"] = cfg.rq_vae_epochs
-    t0 = time.perf_counter()
-    tok_res = tokenize_dataset(data.warm_dir, work / "tok", method, dedup=dedup, **options)
-    fit_seconds = time.perf_counter() - t0
-    model_cfg = ModelConfig(
+    tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_vectors, method, dedup, **options)
+    t5 = ModelConfig(
         d_model=cfg.d_model,
         d_ff=4 * cfg.d_model,
         num_layers=cfg.layers,
@@ -209,25 +209,30 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         num_heads=4,
         d_kv=cfg.d_model // 4,
     )
+    minilm = SIDModelConfig(d_model=cfg.d_model, encoder_layers=cfg.layers, decoder_layers=cfg.decoder_layers)
     train_cfg = TrainConfig(
         epochs=cfg.epochs,
+        patience=cfg.patience,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         seed=seed,
         device=cfg.device,
-        eval_queries=200,
+        eval_queries=1000,
         show_progress=cfg.show_progress,
     )
     t1 = time.perf_counter()
-    retriever, history = train_retriever(data.warm_dir, work / "tok", work / "retriever", model_cfg, train_cfg)
+    build = BuildConfig(cfg.backbone, minilm, t5)
+    artifacts = work / "retriever" if cfg.keep_artifacts else None
+    if cfg.keep_artifacts:
+        tokenizer.save(work / "tok" / "tokenizer")
+    retriever, history = fit_retriever(data.warm, table, build, train_cfg, artifacts)
     train_seconds = time.perf_counter() - t1
 
-    table = tok_res.table
     id_to_row = {x: i for i, x in enumerate(data.ds.items["item_id"])}
     if data.cold_items:
         rows = [id_to_row[c] for c in data.cold_items]
         # the trained model's SID vocabulary is fixed: a cold item never grows the dedup layer
-        codes, sizes = new_item_codes(tok_res.tokenizer, table, data.vectors[rows], dedup, grow_dedup=False)
+        codes, sizes = new_item_codes(tokenizer, table, data.vectors[rows], dedup, grow_dedup=False)
         pop = data.ds.items["popularity"].to_numpy()[rows]
         table = table.extend(data.cold_items, codes, pop, codebook_sizes=sizes)
     retriever = retriever.with_table(table)
@@ -267,6 +272,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         "code_length_head": float(lengths[table.is_head].mean()) if table.is_head.any() else None,
         "code_length_tail": float(lengths[~table.is_head].mean()) if (~table.is_head).any() else None,
         "valid_recall@10": [h.get("valid_recall@10") for h in history],
+        "epoch_seconds": [h["seconds"] for h in history],
         "seconds": {"tokenize": fit_seconds, "train": train_seconds, "eval": eval_seconds},
     }
 
@@ -310,9 +316,6 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> dict[str, Any]:
             work.mkdir(parents=True, exist_ok=True)
             res = run_baseline(method, data) if method in BASELINES else run_generative(method, seed, data, cfg, work)
             done.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-            if not cfg.keep_artifacts:
-                for sub in ("tok", "retriever"):
-                    shutil.rmtree(work / sub, ignore_errors=True)
         results["methods"].setdefault(method, {})[f"seed{seed}"] = json.loads(done.read_text(encoding="utf-8"))
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "results.md").write_text(results_markdown(results), encoding="utf-8")
@@ -422,11 +425,14 @@ def _budget_lines(results: dict[str, Any]) -> list[str]:
     c, m = results.get("config"), results.get("machine")
     lines = []
     if c:
+        arch = "MiniLM (frozen) + SID decoder" if c.get("backbone", "t5") == "minilm" else "T5 from scratch"
         lines.append(
-            f"Budget (the same for every generative method): T5 d_model {c['d_model']}, {c['layers']}+"
-            f"{c['decoder_layers']} layers, {c['epochs']} epoch(s), batch {c['batch_size']}, lr {c['lr']}, "
-            f"training records capped at {c['max_train_queries'] or 'all'} (+ one indexing pair per warm item), "
-            f"beam {c['beam']}; RQ codebooks {c['codebook_sizes']}, TIGER RQ-VAE {c['rq_vae_epochs']} epochs; "
+            f"Budget (the same for every generative method): {arch}, d_model {c['d_model']}, {c['layers']}+"
+            f"{c['decoder_layers']} layers, at most {c['epochs']} epoch(s) with early stopping after "
+            f"{c.get('patience', 0)} epochs without a better valid R@10 (best epoch kept), batch "
+            f"{c['batch_size']}, lr {c['lr']}, training records capped at {c['max_train_queries'] or 'all'} "
+            f"(+ one indexing pair per warm item for text queries), beam {c['beam']}; RQ codebooks "
+            f"{c['codebook_sizes']}, TIGER RQ-VAE {c['rq_vae_epochs']} epochs; "
             f"catalogue {'subset of ' + str(c['max_items']) if c['max_items'] else 'complete'}."
         )
     if m:

@@ -1,15 +1,15 @@
 """`Retriever.search`: queries (or histories) -> SIDs by constrained beam search -> items.
 
-A retriever artifact is a folder: ``model/`` (Hugging Face save_pretrained), ``sid_table/`` and
-``retriever.json`` (model config, vocabulary layout, input kind). Each returned SID expands to its items
-in popularity order until k items are collected; every item carries its SID's beam score.
+A retriever artifact is a folder: ``model/`` (the backbone's weights as safetensors and its JSON config),
+``sid_table/`` and ``retriever.json`` (backbone, model config, vocabulary layout, input kind). Each returned
+SID expands to its items in popularity order until k items are collected; every item carries its SID's beam
+score.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from semid.errors import DataError, MissingResourceError
+from semid.retrieve.backbones import Backbone, MiniLMBackbone, T5Backbone
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
-from semid.retrieve.model import InputEncoder, ModelConfig, load_text_tokenizer, pad_batch, sid_logits
-from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 from semid.sid.trie import SIDTrie
 
@@ -35,46 +34,15 @@ class SearchResult:
     n_hallucinated: int  # finished beams whose SID matches no item (unconstrained mode)
 
 
-def _step_fn(model: Any, input_ids: torch.Tensor, mask: torch.Tensor, beam: int, vocab: SIDVocab) -> Any:
-    """A beam-search step over a Hugging Face encoder-decoder, in ``vocab.local()`` token ids: the encoder
-    runs once, the decoder feeds only the newest token and reorders its KV cache to follow the beams, and
-    log-probabilities are over the SID tokens only."""
-    with torch.no_grad():
-        enc = model.get_encoder()(input_ids=input_ids, attention_mask=mask).last_hidden_state
-    enc = enc.repeat_interleave(beam, dim=0)
-    mask = mask.repeat_interleave(beam, dim=0)
-    decoder = model.get_decoder()
-    state: dict[str, Any] = {"cache": None}
-
-    def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
-        cache = state["cache"]
-        full = prefix + vocab.base  # local ids -> model ids (local 0 is EOS, which also pads finished beams)
-        if cache is None or reorder is None:
-            start = torch.zeros((prefix.shape[0], 1), dtype=torch.long, device=prefix.device)
-            tokens, past = torch.cat([start, full], dim=1), None
-        else:
-            cache.reorder_cache(reorder)
-            tokens, past = full[:, -1:], cache
-        with torch.no_grad():
-            out = decoder(
-                input_ids=tokens,
-                encoder_hidden_states=enc,
-                encoder_attention_mask=mask,
-                past_key_values=past,
-                use_cache=True,
-            )
-            state["cache"] = out.past_key_values
-            return torch.log_softmax(sid_logits(model, out.last_hidden_state[:, -1], vocab).float(), dim=-1)
-
-    return step
-
-
 class Retriever:
-    def __init__(self, model: Any, table: SIDTable, vocab: SIDVocab, cfg: ModelConfig, input_kind: str) -> None:
-        self.model, self.table, self.vocab, self.cfg, self.input_kind = model, table, vocab, cfg, input_kind
-        self.device = next(model.parameters()).device
+    """A trained backbone over a SID table: constrained beam search, then each SID's items."""
+
+    def __init__(self, backbone: Backbone, table: SIDTable) -> None:
+        self.backbone, self.table = backbone, table
+        self.vocab, self.input_kind = backbone.vocab, backbone.input_kind
+        self.model = backbone.model
+        self.device = next(self.model.parameters()).device
         self.trie = TrieTensors.from_trie(SIDTrie.from_table(table), self.device)
-        self.inputs = InputEncoder(cfg, vocab, table, load_text_tokenizer(cfg.text_tokenizer))
         self._sid_lists = table.sid_code_matrix().to_lists()
 
     def with_table(self, table: SIDTable) -> Retriever:
@@ -85,31 +53,20 @@ class Retriever:
                 f"{list(self.vocab.codebook_sizes)}",
                 source="sid_table",
             )
-        return Retriever(self.model, table, self.vocab, self.cfg, self.input_kind)
+        return Retriever(self.backbone.with_table(table), table)
 
-    def encode_inputs(
-        self, queries: list[str] | None = None, histories: list[list[str]] | None = None
-    ) -> list[list[int]]:
+    def encode_inputs(self, queries: list[str] | None = None, histories: list[list[str]] | None = None) -> list[Any]:
         if (queries is None) == (histories is None):
             raise ValueError("pass queries or histories")
-        if queries is not None:
-            return self.inputs.text(queries)
-        assert histories is not None
-        return self.inputs.history(histories)
+        return self.backbone.encode(queries, histories)
 
-    def generate(self, inputs: list[list[int]], beam: int = 20, constrained: bool = True) -> BeamResult:
+    def generate(self, inputs: list[Any], beam: int = 20, constrained: bool = True) -> BeamResult:
+        """Beam search for per-example inputs from `encode_inputs`."""
+        if beam < 1:
+            raise ValueError(f"beam must be >= 1, got {beam}")
         self.model.eval()
-        ids, mask = pad_batch(inputs, self.device)
-        local = self.vocab.local()
-        return beam_search(
-            _step_fn(self.model, ids, mask, beam, self.vocab),
-            len(inputs),
-            local,
-            self.trie,
-            beam,
-            constrained,
-            self.device,
-        )
+        step = self.backbone.step_fn(inputs, beam)
+        return beam_search(step, len(inputs), self.vocab.local(), self.trie, beam, constrained, self.device)
 
     def expand(self, res: BeamResult, k: int) -> list[SearchResult]:
         out = []
@@ -155,10 +112,11 @@ class Retriever:
     def save(self, path: str | Path) -> Path:
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        self.model.save_pretrained(out / "model")
+        self.backbone.save(out / "model")
         self.table.save(out / "sid_table")
         meta = {
-            "model_config": asdict(self.cfg),
+            "backbone": self.backbone.name,
+            "model_config": self.backbone.config(),
             "vocab_base": self.vocab.base,
             "codebook_sizes": list(self.vocab.codebook_sizes),
             "input_kind": self.input_kind,
@@ -172,14 +130,13 @@ class Retriever:
         if not (root / ARTIFACT_META).exists():
             raise MissingResourceError(f"{root / ARTIFACT_META}: missing; is {root} a retriever made by `semid train`?")
         meta = json.loads((root / ARTIFACT_META).read_text(encoding="utf-8"))
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import T5ForConditionalGeneration
-
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        t5: Any = T5ForConditionalGeneration
-        model = t5.from_pretrained(str(root / "model")).to(dev)
         table = SIDTable.load(root / "sid_table")
-        vocab = SIDVocab(int(meta["vocab_base"]), tuple(meta["codebook_sizes"]))
-        if list(vocab.codebook_sizes) != list(table.codebook_sizes):
+        if list(meta["codebook_sizes"]) != list(table.codebook_sizes):
             raise DataError("the SID table's codebooks differ from the model's vocabulary", source=str(root))
-        return cls(model, table, vocab, ModelConfig(**meta["model_config"]), meta["input_kind"])
+        backbone: Backbone
+        if meta.get("backbone", "t5") == "t5":  # artifacts written before backbones existed are T5
+            backbone = T5Backbone.load(root / "model", table, meta, dev)
+        else:
+            backbone = MiniLMBackbone.load(root / "model", table, dev)
+        return cls(backbone, table)

@@ -1,22 +1,23 @@
-"""`semid train`: fit the generative retriever on query -> SID pairs, plus indexing pairs item text -> SID.
+"""`semid train`: fit the generative retriever on query (or history) -> SID pairs, until it stops improving.
+
+One epoch runs over every training record of the dataset and, for text queries with ``index_pairs``, every
+item's text -> its SID (DSI/NCI "indexing"). After each epoch a seeded sample of valid records is decoded
+with constrained beam search and Recall@10 recorded; training stops when it has not improved for
+``patience`` epochs, and the retriever keeps the best epoch's weights. A checkpoint (model, optimizer, epoch,
+history, best) is written after every epoch, so rerunning the same command resumes. Checkpoints hold only
+tensors and plain values and are loaded with ``weights_only=True``: a planted file cannot run code.
 
 Several GPUs (or CPU processes): launch with ``torchrun --nproc_per_node N -m semid.cli train ...``; each
-process then trains on its shard of every epoch under PyTorch DistributedDataParallel, and rank 0 alone
-evaluates, checkpoints and saves.
-
-One epoch runs over the training records of the dataset (query text, or history SIDs, -> the target's SID)
-and, with ``index_pairs``, every item's text -> its SID (DSI/NCI "indexing"). After each epoch a sample of
-valid queries is decoded with constrained beam search and Recall@10 reported; a checkpoint (model,
-optimizer, epoch, history) is written so that rerunning the same command resumes. bf16 autocast on GPU.
+process trains on its shard of every epoch under PyTorch DistributedDataParallel, and rank 0 alone evaluates,
+checkpoints and saves. bf16 autocast on GPU.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +27,24 @@ from tqdm.auto import tqdm
 
 from semid.data.format import Dataset, load_dataset
 from semid.errors import DataError
-from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, build_model, load_text_tokenizer, pad_batch
+from semid.retrieve.backbones import Backbone
+from semid.retrieve.build import BuildConfig, build_backbone, input_kind, training_pairs, valid_sample
+from semid.retrieve.checkpoint import load_checkpoint, save_checkpoint
 from semid.retrieve.retriever import Retriever
-from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 
 
 @dataclass
 class TrainConfig:
-    epochs: int = 10
+    epochs: int = 30  # at most; early stopping usually ends sooner
+    patience: int = 3  # epochs without a better valid Recall@10 before stopping (0: run every epoch)
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then cosine decay to 10% of lr
-    index_pairs: bool = True  # add item text -> SID pairs for every item
-    eval_queries: int = 300  # valid records decoded after each epoch (0: none)
+    warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then a constant rate
+    index_pairs: bool = True  # text queries: add item text -> SID pairs for every item
+    max_train_records: int | None = None  # seeded sample of the training records (None: all)
+    eval_queries: int = 1000  # seeded sample of valid records decoded after each epoch (0: none)
     eval_beam: int = 20
     seed: int = 0
     device: str | None = None  # None: cuda when available, else cpu
@@ -50,6 +54,8 @@ class TrainConfig:
 
 def distributed() -> tuple[int, int, int]:
     """(rank, world size, local rank); starts the process group when launched by torchrun."""
+    import os
+
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -58,122 +64,82 @@ def distributed() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-def input_kind(ds: Dataset) -> str:
-    q = ds.queries
-    has_text = (q["query"].str.strip() != "").all()
-    if has_text:
-        return "text"
-    if q["history"].map(len).gt(0).all():
-        return "history"
-    raise DataError(
-        "every query record needs text, or every one a history (mixed datasets are not supported yet)", source="queries"
-    )
-
-
-def record_inputs(ds: Dataset, split: str, kind: str, enc: InputEncoder) -> list[list[int]]:
-    rec = ds.split(split)
-    if kind == "text":
-        return enc.text(rec["query"].tolist())
-    return enc.history([list(h) for h in rec["history"]])
-
-
-def training_pairs(
-    ds: Dataset, kind: str, enc: InputEncoder, index_pairs: bool
-) -> tuple[list[list[int]], list[list[int]]]:
-    item_tokens = enc.item_tokens()
-    train = ds.split("train")
-    inputs = record_inputs(ds, "train", kind, enc)
-    targets = [item_tokens[int(r)] for r in enc.table.lookup(train["target"].tolist())]
-    if index_pairs:
-        rows = enc.table.lookup(ds.items["item_id"].tolist())
-        inputs += enc.text(ds.items["text"].tolist())
-        targets += [item_tokens[int(r)] for r in rows]
-    return inputs, targets
-
-
-def recall_at_k(retriever: Retriever, inputs: list[list[int]], targets: list[str], k: int, beam: int) -> float:
+def recall_at_k(retriever: Retriever, inputs: list[Any], targets: list[str], k: int, beam: int) -> float:
     hits = 0
-    for start in range(0, len(inputs), 64):
-        res = retriever.expand(retriever.generate(inputs[start : start + 64], beam), k)
-        hits += sum(t in r.item_ids for t, r in zip(targets[start : start + 64], res, strict=True))
+    for start in range(0, len(inputs), 128):
+        res = retriever.expand(retriever.generate(inputs[start : start + 128], beam), k)
+        hits += sum(t in r.item_ids for t, r in zip(targets[start : start + 128], res, strict=True))
     return hits / max(len(inputs), 1)
 
 
-def train_retriever(
-    data_dir: str | Path,
-    tokenize_dir: str | Path,
-    out_dir: str | Path,
-    model_cfg: ModelConfig | None = None,
+def check_train_config(cfg: TrainConfig) -> None:
+    """Fail before any work on settings that cannot train."""
+    for name in ("epochs", "batch_size", "eval_beam"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+    if not cfg.lr > 0:
+        raise ValueError(f"lr must be > 0, got {cfg.lr}")
+    if cfg.device is not None and cfg.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be cpu, cuda[:N] or mps, got {cfg.device!r}")
+
+
+def fit_retriever(
+    ds: Dataset,
+    table: SIDTable,
+    build: BuildConfig | None = None,
     cfg: TrainConfig | None = None,
+    out_dir: str | Path | None = None,
 ) -> tuple[Retriever, list[dict[str, Any]]]:
-    model_cfg = model_cfg or ModelConfig()
+    """Train a retriever for a dataset and its SID table, in memory; with ``out_dir``, checkpoint every epoch
+    there (rerun to resume) and save the final retriever."""
+    build = build or BuildConfig()
     cfg = cfg or TrainConfig()
+    check_train_config(cfg)
     rank, world, local_rank = distributed()
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     device = torch.device(cfg.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))
     main = rank == 0
-    ds = load_dataset(data_dir)
-    table = SIDTable.load(Path(tokenize_dir) / "sid_table")
-    text_tok = load_text_tokenizer(model_cfg.text_tokenizer)
-    vocab = SIDVocab(len(text_tok), tuple(table.codebook_sizes))
     kind = input_kind(ds)
-    enc = InputEncoder(model_cfg, vocab, table, text_tok)
-    inputs, targets = training_pairs(ds, kind, enc, cfg.index_pairs)
-    valid = ds.split("valid")
-    pick = rng.permutation(len(valid))[: cfg.eval_queries]
-    all_valid = record_inputs(ds, "valid", kind, enc)
-    valid_inputs = [all_valid[i] for i in pick]
-    valid_targets = [valid["target"].iloc[i] for i in pick]
-
-    model = build_model(model_cfg, vocab).to(device)
+    backbone: Backbone = build_backbone(build, ds, table, kind, device, show_progress=cfg.show_progress and main)
+    inputs, targets = training_pairs(backbone, ds, table, cfg.index_pairs, cfg.max_train_records, cfg.seed)
+    valid_inputs, valid_targets = valid_sample(backbone, ds, cfg.eval_queries, cfg.seed)
+    model = backbone.model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     shard = len(inputs) // world  # every rank takes the same number of steps
+    if shard < 1:
+        raise DataError(f"{len(inputs)} training pairs cannot be shared by {world} processes", source="train")
     steps_per_epoch = math.ceil(shard / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    warmup = max(1, min(cfg.warmup_steps, total // 10))  # short runs must still reach the peak rate
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    out = Path(out_dir)
-    ckpt = out / "checkpoint" / "last.pt"
+    warmup = max(1, min(cfg.warmup_steps, steps_per_epoch * cfg.epochs // 10))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+    ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
+    identity = {"model_config": backbone.config(), "n_pairs": len(inputs)}
     history: list[dict[str, Any]] = []
-    start_epoch = 0
-    if ckpt.exists():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state["model_config"] != asdict(model_cfg) or state["n_pairs"] != len(inputs):
-            raise DataError(f"{ckpt} belongs to another model or dataset; remove it to start over", source=str(ckpt))
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        history, start_epoch = state["history"], state["epoch"]
-    retriever = Retriever(model, table, vocab, model_cfg, kind)
-    forward: Any = SIDLoss(model, vocab)
+    best: dict[str, Any] = {"epoch": 0, "recall": -1.0, "state": None}
+    if ckpt is not None and (ckpt / "last.pt").exists():
+        history, best = load_checkpoint(ckpt, identity, model, opt, sched, device)
+    retriever = Retriever(backbone, table)
+    forward: Any = backbone.loss_module()
     if world > 1:
         forward = torch.nn.parallel.DistributedDataParallel(
             forward, device_ids=[local_rank] if device.type == "cuda" else None
         )
     use_amp = cfg.amp and device.type == "cuda"
-    for epoch in range(start_epoch, cfg.epochs):
+    for epoch in range(len(history), cfg.epochs):
+        if cfg.patience and best["epoch"] and epoch - best["epoch"] >= cfg.patience:
+            break  # resumed after early stopping had already ended the run
         model.train()
         order = np.random.default_rng(cfg.seed + epoch).permutation(len(inputs))[rank * shard : (rank + 1) * shard]
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         bar = tqdm(
             range(0, len(order), cfg.batch_size),
             desc=f"train epoch {epoch + 1}/{cfg.epochs}",
-            disable=not cfg.show_progress,
+            disable=not (cfg.show_progress and main),
         )
         for start in bar:
             idx = order[start : start + cfg.batch_size]
-            ids, mask = pad_batch([inputs[i] for i in idx], device)
-            labels, _ = pad_batch([targets[i] for i in idx], device)
+            batch = backbone.collate([inputs[i] for i in idx], [targets[i] for i in idx], device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = forward(ids, mask, labels)
+                loss = forward(*batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -183,37 +149,51 @@ def train_retriever(
             loss_sum += loss.item() * len(idx)
             bar.set_postfix(loss=f"{loss.item():.3f}")
         seconds = time.perf_counter() - t0
-        row: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "loss": loss_sum / seen,
-            "seconds": seconds,
-            "examples_per_s": world * seen / seconds,
-        }
+        row: dict[str, Any] = {"epoch": epoch + 1, "loss": loss_sum / seen, "seconds": seconds}
+        row["examples_per_s"] = world * seen / seconds
         if world > 1:
             torch.distributed.barrier()
         if not main:
             history.append(row)
             continue
         if valid_inputs:
+            t1 = time.perf_counter()
             row["valid_recall@10"] = recall_at_k(retriever, valid_inputs, valid_targets, 10, cfg.eval_beam)
+            row["eval_seconds"] = time.perf_counter() - t1
         history.append(row)
+        score = row.get("valid_recall@10", float(epoch))  # no valid records: the last epoch is the best
+        if score >= best["recall"]:  # ties: the later, longer-trained epoch
+            best = {"epoch": epoch + 1, "recall": score, "state": _copy_state(model)}
         if cfg.show_progress:
             print(json.dumps(row))
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "model": model.state_dict(),
-            "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(),
-            "epoch": epoch + 1,
-            "history": history,
-            "model_config": asdict(model_cfg),
-            "n_pairs": len(inputs),
-        }
-        torch.save(state, ckpt.with_suffix(".tmp"))
-        ckpt.with_suffix(".tmp").replace(ckpt)
-    if main:
-        retriever.save(out)
-        (out / "train_history.json").write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+        if ckpt is not None:
+            save_checkpoint(ckpt, identity, model, opt, sched, history, best)
+        if cfg.patience and epoch + 1 - best["epoch"] >= cfg.patience:
+            break
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    if main and out_dir is not None:
+        retriever.save(out_dir)
+        summary = {"best_epoch": best["epoch"], "best_valid_recall@10": best["recall"], "epochs": history}
+        (Path(out_dir) / "train_history.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     if world > 1:
         torch.distributed.barrier()
     return retriever, history
+
+
+def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def train_retriever(
+    data_dir: str | Path,
+    tokenize_dir: str | Path,
+    out_dir: str | Path,
+    build: BuildConfig | None = None,
+    cfg: TrainConfig | None = None,
+) -> tuple[Retriever, list[dict[str, Any]]]:
+    """Folder wrapper of `fit_retriever` for the CLI: a dataset folder and a `semid tokenize` folder."""
+    from semid.pipeline import resolve_table_dir
+
+    return fit_retriever(load_dataset(data_dir), SIDTable.load(resolve_table_dir(tokenize_dir)), build, cfg, out_dir)
