@@ -1,12 +1,13 @@
 """SASRec (cornac, via semid.eval.sasrec) on the bundled MovieLens split, next to popularity, on CPU.
 
-    .venv/bin/python -m benchmarks.bench_sasrec                  # the committed run (2 torch threads)
+    .venv/bin/python -m benchmarks.bench_sasrec --threads 1      # the committed run
     .venv/bin/python -m benchmarks.bench_sasrec --epochs 3 --out /tmp/x
 
 Trains on every train record (merged back into the 671 user sequences), keeps the epoch best on the
 valid records, then ranks the whole catalogue for each of the 671 test histories (last <= 20 items).
 Metrics: Recall@K, NDCG@K (one relevant item: 1 / log2(rank + 1)) and MRR@10 over all test users.
-Uses runs/movielens (prepared when missing; no embeddings needed).
+Uses runs/movielens (prepared when missing; no embeddings needed). The committed run used one torch thread:
+on a 2-core machine shared with other jobs, 2 threads oversubscribed the cores and ran several times slower.
 Writes benchmarks/results/sasrec_movielens.json.
 """
 
