@@ -31,7 +31,7 @@ from semid.errors import DataError
 from semid.eval.metrics import KS, evaluate, hallucination_rate
 from semid.retrieve.build import input_kind
 
-BASELINES = ("bm25", "dense", "popularity")
+BASELINES = ("bm25", "dense", "popularity", "sasrec")
 # generative method -> (tokenizer method, tokenizer options, TIGER dedup token)
 GENERATIVE: dict[str, tuple[str, dict[str, Any], bool]] = {
     "dsi": ("dsi", {}, False),
@@ -178,6 +178,10 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
         run = DenseRetriever(ids, data.vectors).search(_query_texts(data), kmax)
     elif name == "popularity":
         run = PopularityRetriever(ids, data.ds.items["popularity"].to_numpy()).search(_query_texts(data), kmax)
+    elif name == "sasrec":  # trained on the train records as user sequences, best epoch on valid
+        from semid.eval.sasrec import fit_sasrec
+
+        run = fit_sasrec(data.ds).search(data.test["history"].tolist(), kmax)
     else:
         raise DataError(f"unknown baseline {name!r}", source="methods")
     res = evaluate(_qrels(data.test), run, _metric_names(), data.groups)
@@ -307,8 +311,13 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> dict[str, Any]:
         },
         "methods": {},
     }
-    jobs = [(m, 0) for m in cfg.methods if m in BASELINES]  # deterministic: one seed
-    jobs += [(m, s) for s in range(cfg.seeds) for m in cfg.methods if m in GENERATIVE]
+    methods = list(cfg.methods)
+    if data.input_kind == "text" and "sasrec" in methods:
+        if set(methods) != set(ALL_METHODS):  # asked for by name: say why it cannot run
+            raise DataError(f"sasrec needs history data; the {cfg.dataset} queries are text", source="methods")
+        methods.remove("sasrec")  # 'all': every method that applies to the data
+    jobs = [(m, 0) for m in methods if m in BASELINES]  # deterministic: one seed
+    jobs += [(m, s) for s in range(cfg.seeds) for m in methods if m in GENERATIVE]
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
         done = out / "runs" / method / f"seed{seed}" / "result.json"
         if not done.exists():  # resumable: a finished (method, seed) is kept
