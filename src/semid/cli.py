@@ -270,16 +270,20 @@ def serve(
     ),
     reload_interval: float = typer.Option(2.0, help="seconds between checks of the SID table for changes"),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+    header_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's head (408 after)"),
+    body_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's body (408 after)"),
+    keep_alive: int = typer.Option(5, help="seconds an idle connection stays open between requests"),
+    max_connections: int = typer.Option(256, help="open connections beyond this get 503 and are closed"),
 ) -> None:
     """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
-    import uvicorn
-
     from semid.pipeline import resolve_table_dir
     from semid.retrieve.retriever import Retriever
     from semid.serve import BatchConfig, ServeConfig, create_app
+    from semid.serve.server import ServerLimits, run
     from semid.sid.table import SIDTable
 
     try:
+        limits = ServerLimits(header_timeout, keep_alive, max_connections)
         ret = Retriever.load(artifact, device=device)
         table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / "sid_table"
         if sid_table is not None:
@@ -289,12 +293,13 @@ def serve(
             max_k=max_k,
             table_dir=table_dir,
             reload_interval_s=reload_interval,
+            body_timeout_s=body_timeout,
         )
         api = create_app(ret, cfg)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
     console.print(f"serving {artifact} ({ret.table.n_items:,} items) on http://{host}:{port}")
-    uvicorn.run(api, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+    run(api, host, port, limits)
 
 
 @app.command()

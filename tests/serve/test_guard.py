@@ -1,13 +1,15 @@
 """Hostile request bodies get a 4xx that says why, never a 500 or a reset connection, and each is counted;
-every 500 is an answer and is counted."""
+every 500 is an answer and is counted; bad limits stop the server from starting."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from semid.retrieve.retriever import Retriever
 from semid.serve import BatchConfig, ServeConfig, create_app
+from semid.serve.server import ServerLimits
 
 # each made a 500 with a trace (the error answer echoed inf/NaN, the tokenizer choked on the surrogate) or,
 # through uvicorn, a reset connection; the last ones were never tried but would have been 500s as well
@@ -68,3 +70,13 @@ def test_a_500_is_an_answer_and_is_counted(tiny):
         r = client.post("/search", json={"query": "the apple"})
         assert r.status_code == 500 and r.json() == {"detail": "internal server error"}
         assert requests_total(client, "/search", "500") == 1
+
+
+def test_create_app_refuses_bad_limits(tiny):
+    _, retriever, _ = tiny
+    with pytest.raises(ValueError, match="body timeout"):
+        create_app(retriever, ServeConfig(body_timeout_s=0))
+    with pytest.raises(ValueError, match="header timeout"):
+        ServerLimits(header_timeout_s=float("nan"))
+    with pytest.raises(ValueError, match="connection limit"):
+        ServerLimits(max_connections=0)

@@ -2,7 +2,7 @@
 
 Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
 (reload the SID table now; it is also polled every ``reload_interval_s``). Every answer, 4xx and 5xx
-alike, is counted in ``semid_requests_total``.
+alike, is counted in ``semid_requests_total``. semid.serve.server adds the connection-level limits.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class ServeConfig:
     max_query_chars: int = 2000
     max_history: int = 512
     max_body_bytes: int = 64 * 1024
+    body_timeout_s: float = 10.0  # a request body not complete this long after its head gets 408
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
 
@@ -81,6 +82,9 @@ class Metrics:
         self.queue_depth = Gauge("semid_queue_depth", "requests waiting for a batch", registry=r)
         self.table_items = Gauge("semid_table_items", "items in the served SID table", registry=r)
         self.reloads = Counter("semid_table_reloads", "SID table reloads", ["result"], registry=r)
+        self.refused = Counter(  # by semid.serve.server: head timeouts, the connection cap, unparsable HTTP
+            "semid_connections_refused", "connections closed before a request reached the app", ["reason"], registry=r
+        )
 
     def on_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
@@ -110,6 +114,8 @@ def _check(req: SearchRequest, cfg: ServeConfig, input_kind: str) -> None:
 
 def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
+    if not 0 < cfg.body_timeout_s < float("inf"):
+        raise ValueError(f"the body timeout must be a positive number of seconds, got {cfg.body_timeout_s}")
     metrics = Metrics()
     batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
     reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
@@ -129,8 +135,8 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="semid", lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.reloader = batcher, metrics, reloader
-    # inside `observe` (added last, so outermost): their 413 answers are counted too
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    # inside `observe` (added last, so outermost): their 408/413 answers are counted too
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -1,11 +1,12 @@
-"""What stands between a client and the search service: a bounded body read and a strict JSON parse with a
-clear reason for every refusal.
+"""What stands between a client and the search service: a bounded, timed body read and a strict JSON parse
+with a clear reason for every refusal.
 
 Every refusal here is an HTTP answer that the app's `observe` middleware counts in /metrics; none is a 500.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, TypeVar
 
@@ -26,10 +27,12 @@ async def _answer(status: int, detail: str, scope: Any, receive: Any, send: Any,
 
 class BodyLimit:
     """ASGI middleware: reads the whole request body before the app sees it, and answers 413 past
-    ``max_bytes`` (closing the connection: the client may still be sending)."""
+    ``max_bytes`` and 408 when the body is not complete ``timeout_s`` after the request head (a client
+    sending a byte a second must not hold a connection forever). Both close the connection: the client may
+    still be sending."""
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: Any, max_bytes: int, timeout_s: float) -> None:
+        self.app, self.max_bytes, self.timeout_s = app, max_bytes, timeout_s
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -40,10 +43,17 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _answer(413, too_large, scope, receive, send, connection="close")
             return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
         chunks: list[bytes] = []
         size, more = 0, True
         while more:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except asyncio.TimeoutError:
+                detail = f"the request body was not complete after {self.timeout_s:g} s ({size} bytes received)"
+                await _answer(408, detail, scope, receive, send, connection="close")
+                return
             if message["type"] != "http.request":  # the client went away: nothing to serve (counted as 400)
                 await _answer(
                     400, "the client closed the connection before the body was complete", scope, receive, send
