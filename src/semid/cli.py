@@ -270,6 +270,12 @@ def serve(
     ),
     reload_interval: float = typer.Option(2.0, help="seconds between checks of the SID table for changes"),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+    admin_token: str | None = typer.Option(
+        None,
+        envvar="SEMID_ADMIN_TOKEN",
+        help="token for /admin/reload, /metrics and /docs (as 'Authorization: Bearer <token>'); without one they "
+        "are open on a loopback --host and off on any other. Prefer the env var: arguments show in `ps`",
+    ),
     header_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's head (408 after)"),
     body_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's body (408 after)"),
     keep_alive: int = typer.Option(5, help="seconds an idle connection stays open between requests"),
@@ -279,7 +285,7 @@ def serve(
     from semid.pipeline import resolve_table_dir
     from semid.retrieve.retriever import Retriever
     from semid.serve import BatchConfig, ServeConfig, create_app
-    from semid.serve.server import ServerLimits, run
+    from semid.serve.server import ServerLimits, admin_notice, is_loopback, run
     from semid.sid.table import SIDTable
 
     try:
@@ -294,10 +300,14 @@ def serve(
             table_dir=table_dir,
             reload_interval_s=reload_interval,
             body_timeout_s=body_timeout,
+            admin_token=admin_token,
+            admin_open=is_loopback(host),
         )
         api = create_app(ret, cfg)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
+    warn, notice = admin_notice(host, admin_token)
+    console.print(f"[bold yellow]warning:[/] {escape(notice)}" if warn else escape(notice), soft_wrap=True)
     console.print(f"serving {artifact} ({ret.table.n_items:,} items) on http://{host}:{port}")
     run(api, host, port, limits)
 

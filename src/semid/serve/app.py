@@ -1,8 +1,9 @@
 """The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
 
 Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
-(reload the SID table now; it is also polled every ``reload_interval_s``). Every answer, 4xx and 5xx
-alike, is counted in ``semid_requests_total``. semid.serve.server adds the connection-level limits.
+(reload the SID table now; it is also polled every ``reload_interval_s``). The admin paths (/metrics,
+/admin/*, /docs, /openapi.json) take ``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx
+and 5xx alike, is counted in ``semid_requests_total``; semid.serve.server adds the connection-level limits.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from semid.errors import SemidError
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
-from semid.serve.guard import BadRequestError, BodyLimit, parse_json_body
+from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
 from semid.serve.reload import ReloadError, TableReloader
 
 log = logging.getLogger("semid.serve")
@@ -38,6 +39,8 @@ class ServeConfig:
     max_history: int = 512
     max_body_bytes: int = 64 * 1024
     body_timeout_s: float = 10.0  # a request body not complete this long after its head gets 408
+    admin_token: str | None = None  # when set, the admin paths (semid.serve.guard) need it as a Bearer token
+    admin_open: bool = True  # without a token: admin paths open (a loopback bind) or off with 403
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
 
@@ -116,6 +119,8 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
     if not 0 < cfg.body_timeout_s < float("inf"):
         raise ValueError(f"the body timeout must be a positive number of seconds, got {cfg.body_timeout_s}")
+    if cfg.admin_token is not None and not cfg.admin_token.strip():
+        raise ValueError("the admin token is empty")
     metrics = Metrics()
     batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
     reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
@@ -135,8 +140,9 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="semid", lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.reloader = batcher, metrics, reloader
-    # inside `observe` (added last, so outermost): their 408/413 answers are counted too
+    # inside `observe` (added last, so outermost): their 401/403/408/413 answers are counted too
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
+    app.add_middleware(AdminGuard, token=cfg.admin_token, open_=cfg.admin_open)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

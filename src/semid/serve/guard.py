@@ -1,5 +1,5 @@
-"""What stands between a client and the search service: a bounded, timed body read and a strict JSON parse
-with a clear reason for every refusal.
+"""What stands between a client and the search service: a bounded, timed body read, a strict JSON parse with
+a clear reason for every refusal, and the admin endpoints' token check.
 
 Every refusal here is an HTTP answer that the app's `observe` middleware counts in /metrics; none is a 500.
 """
@@ -7,11 +7,15 @@ Every refusal here is an HTTP answer that the app's `observe` middleware counts 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+
+ADMIN_PATHS = ("/admin", "/metrics", "/docs", "/redoc", "/openapi.json")
+"""Paths that reveal or change the server's state; /search and /healthz are never behind the token."""
 
 
 class BadRequestError(Exception):
@@ -76,6 +80,33 @@ class BodyLimit:
             return dict(await receive())
 
         await self.app(scope, replay, send)
+
+
+def is_admin_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in ADMIN_PATHS)
+
+
+class AdminGuard:
+    """ASGI middleware for the admin paths: with a ``token``, they need ``Authorization: Bearer <token>``
+    (401 otherwise); without one they are open when ``open_`` (a loopback bind) and off (403) when not."""
+
+    def __init__(self, app: Any, token: str | None, open_: bool) -> None:
+        self.app, self.open = app, open_
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and is_admin_path(scope["path"]):
+            if self.token is not None:
+                sent = dict(scope.get("headers") or []).get(b"authorization", b"")
+                if not hmac.compare_digest(sent, b"Bearer " + self.token):
+                    detail = "this endpoint needs the admin token: 'Authorization: Bearer <token>'"
+                    await _answer(401, detail, scope, receive, send, **{"www-authenticate": "Bearer"})
+                    return
+            elif not self.open:
+                detail = "admin endpoints are off on this server (not bound to loopback); start it with --admin-token"
+                await _answer(403, detail, scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _no_constant(name: str) -> Any:

@@ -12,6 +12,7 @@ counted in ``semid_connections_refused_total{reason}``, as are requests h11 cann
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -101,6 +102,36 @@ class GuardedH11(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         self.on_refused("bad_http")
         super().send_400_response(msg)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # any other name: it may resolve to a public address
+        return False
+
+
+def admin_notice(host: str, token: str | None) -> tuple[bool, str]:
+    """What to tell the operator about the admin paths at start-up: (is it a warning, the message)."""
+    paths = "/admin/reload, /metrics, /docs"
+    if token is not None:
+        if is_loopback(host):
+            return False, f"admin endpoints ({paths}) need the admin token as 'Authorization: Bearer <token>'"
+        return True, (
+            f"listening on {host}, beyond this machine: admin endpoints ({paths}) need the admin token, which "
+            "plain HTTP carries in clear text; put TLS in front"
+        )
+    if is_loopback(host):
+        return True, (
+            f"admin endpoints ({paths}) are open to every local user of this machine; "
+            "--admin-token (or SEMID_ADMIN_TOKEN) protects them"
+        )
+    return True, (
+        f"listening on {host}, beyond this machine: admin endpoints ({paths}) are off (403); "
+        "start with --admin-token (or SEMID_ADMIN_TOKEN) to use them with a token"
+    )
 
 
 def build_server(app: FastAPI, host: str, port: int, limits: ServerLimits, **uvicorn_kwargs: Any) -> uvicorn.Server:
