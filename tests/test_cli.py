@@ -1,8 +1,13 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 from typer.testing import CliRunner
 
+import semid
 from semid.cli import app
 from tests.conftest import clustered
 
@@ -98,3 +103,27 @@ def test_tokenize_errors_are_clear(tmp_path):
     assert res.exit_code != 0 and "comma-separated integers" in res.output
     res = runner.invoke(app, ["data", "prepare", "imdb", "--out", str(tmp_path / "x")])
     assert res.exit_code == 2 and "unknown dataset 'imdb'" in res.output
+
+
+def test_vectors_that_crashed_the_process_exit_2_with_a_message(tmp_path):
+    """0-dimensional vectors died with SIGFPE (rc 136), 1e30 aborted inside faiss (rc 134): in a subprocess,
+    since on a regression they would take the test run down with them."""
+    ds = make_dataset(tmp_path, n=50)
+    np.save(tmp_path / "zero.npy", np.zeros((50, 0), dtype=np.float32))
+    np.save(tmp_path / "huge.npy", clustered(50, 8, 4) * 1e30)
+    env = {**os.environ, "PYTHONPATH": str(Path(semid.__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    for name, message in [("zero.npy", "0 dimensions"), ("huge.npy", "row 0: value")]:
+        args = ["tokenize", str(ds), "--vectors", str(tmp_path / name), "--codebook-sizes", "4", "--out", "t"]
+        proc = subprocess.run(
+            [sys.executable, "-m", "semid.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 2 and message in proc.stderr, (name, proc.returncode, proc.stderr[-500:])
+
+
+def test_identical_vectors_fit_with_a_warning(tmp_path):
+    ds = make_dataset(tmp_path, n=50)
+    np.save(tmp_path / "same.npy", np.ones((50, 8), dtype=np.float32))
+    args = ["tokenize", str(ds), "--vectors", str(tmp_path / "same.npy"), "--codebook-sizes", "4,4"]
+    res = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
+    assert res.exit_code == 0, res.output
+    assert "warning: vectors: all 50 vectors are identical" in res.output and "50 items -> 1 SIDs" in res.output

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.errors import SemidError
+from semid.errors import SemidError, SemidWarning
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -31,6 +34,23 @@ def _int_list(text: str) -> list[int]:
 def _fail(exc: Exception) -> typer.Exit:
     console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+@contextmanager
+def _warnings_shown() -> Iterator[None]:
+    """semid's warnings (legal input that is almost surely a mistake) as 'warning: ...' lines, when they happen."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SemidWarning)
+        default = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
+            if issubclass(category, SemidWarning):
+                console.print(f"[bold yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
+            else:
+                default(message, category, *args, **kwargs)  # type: ignore[arg-type]
+
+        warnings.showwarning = show
+        yield
 
 
 @data_app.command("prepare")
@@ -133,7 +153,8 @@ def tokenize(
     if method == "rq_vae" or quantizer == "rq_vae":
         options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
-        res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
+        with _warnings_shown():
+            res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
     console.print(
