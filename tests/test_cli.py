@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import semid
 from semid.cli import app
+from semid.tokenize import RQKMeans
 from tests.conftest import clustered
 
 runner = CliRunner()
@@ -127,3 +129,47 @@ def test_identical_vectors_fit_with_a_warning(tmp_path):
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "t")])
     assert res.exit_code == 0, res.output
     assert "warning: vectors: all 50 vectors are identical" in res.output and "50 items -> 1 SIDs" in res.output
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody may create files in: 0555 for a normal user; for root (which ignores modes) the
+    immutable attribute, where the file system and capabilities allow it."""
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() != 0:
+        ro.chmod(0o555)
+        yield ro
+        ro.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
+        pytest.skip("running as root where chattr +i is not available: no read-only folder to test with")
+    try:
+        yield ro
+    finally:
+        subprocess.run(["chattr", "-i", str(ro)], check=True)
+
+
+def test_unwritable_output_paths_fail_before_any_work(tmp_path, read_only_dir, monkeypatch):
+    ds = make_dataset(tmp_path, n=50)
+    tokenize(ds, tmp_path / "tok", "4")
+    (tmp_path / "afile").write_text("not a folder")
+    fitted: list[int] = []
+    monkeypatch.setattr(RQKMeans, "fit", lambda *a, **k: fitted.append(1))  # the long step must not start
+    vecs = ["--vectors", str(tmp_path / "vecs.npy"), "--codebook-sizes", "4"]
+    items = ["--items", str(tmp_path / "items.jsonl"), "--queries", str(tmp_path / "queries.jsonl")]
+    for out, reason in [
+        (tmp_path / "afile" / "sub", "afile is a file, not a folder"),
+        (read_only_dir / "x", "ro is not writable"),
+    ]:
+        for args in (
+            ["tokenize", str(ds), *vecs, "--out", str(out)],
+            ["data", "import", *items, "--out", str(out)],
+            ["data", "prepare", "movielens", "--out", str(out)],
+            ["diagnose", str(tmp_path / "tok"), "--out", str(out)],
+        ):
+            res = runner.invoke(app, args)
+            assert res.exit_code == 2 and f"{out}: cannot write" in res.output and reason in res.output, res.output
+    res = runner.invoke(app, ["diagnose", str(tmp_path / "tok"), "--out", str(tmp_path / "afile")])
+    assert res.exit_code == 2 and "afile is a file" in res.output
+    assert not fitted

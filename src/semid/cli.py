@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from semid.errors import SemidError, SemidWarning
+from semid.files import check_out_dir
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -64,8 +65,9 @@ def data_prepare(
     from semid.data import prepare_dataset
 
     try:
+        check_out_dir(out)
         ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']}, "
@@ -87,11 +89,12 @@ def data_import(
     from semid.data import build_dataset, read_items, read_queries, save_dataset
 
     try:
+        check_out_dir(out)
         item_df = read_items(items)
         query_df = read_queries(queries, pd.Index(item_df["item_id"]))
         ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
         save_dataset(ds, out)
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']} -> {out}")
 
@@ -109,8 +112,9 @@ def embed(
     from semid.pipeline import embed_dataset
 
     try:
+        check_out_dir(data_dir)  # item_vectors.npy goes there
         path = embed_dataset(data_dir, EncoderConfig(model, batch_size, device, use_cache=not no_cache))
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"vectors -> {path}")
 
@@ -153,9 +157,10 @@ def tokenize(
     if method == "rq_vae" or quantizer == "rq_vae":
         options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
+        check_out_dir(out)
         with _warnings_shown():
             res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"{res.tokenizer.method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs "
@@ -175,8 +180,9 @@ def assign(
     from semid.pipeline import assign_new_items
 
     try:
+        check_out_dir(tokenize_dir)
         res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"assigned {res.n_new:,} new items ({res.n_new_sids:,} new SIDs); table now {res.table.n_items:,} items"
@@ -193,8 +199,9 @@ def diagnose(
     from semid.sid import SIDTable
 
     try:
+        check_out_dir(out)
         diag = diagnose_table(SIDTable.load(resolve_table_dir(table)), out, title=f"SID diagnostics: {table}")
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     _print_summary(diag)
     console.print(f"-> {out / 'diagnostics.json'}, {out / 'report.html'}")
