@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -13,8 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.errors import SemidError, SemidWarning
-from semid.files import check_out_dir
+from semid.cli_helpers import warnings_shown
+from semid.errors import SemidError
+from semid.files import check_not_overwriting, check_out_dir
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -37,23 +35,6 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-@contextmanager
-def _warnings_shown() -> Iterator[None]:
-    """semid's warnings (legal input that is almost surely a mistake) as 'warning: ...' lines, when they happen."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", SemidWarning)
-        default = warnings.showwarning
-
-        def show(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
-            if issubclass(category, SemidWarning):
-                console.print(f"[bold yellow]warning:[/] {escape(str(message))}", soft_wrap=True)
-            else:
-                default(message, category, *args, **kwargs)  # type: ignore[arg-type]
-
-        warnings.showwarning = show
-        yield
-
-
 @data_app.command("prepare")
 def data_prepare(
     name: str = typer.Argument(..., help="movielens or wordnet"),
@@ -66,7 +47,8 @@ def data_prepare(
 
     try:
         check_out_dir(out)
-        ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
+        with warnings_shown(console):
+            ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
@@ -87,13 +69,16 @@ def data_import(
     import pandas as pd
 
     from semid.data import build_dataset, read_items, read_queries, save_dataset
+    from semid.data.format import ITEMS_FILE, META_FILE, QUERIES_FILE
 
     try:
         check_out_dir(out)
+        check_not_overwriting([items, queries], [out / ITEMS_FILE, out / QUERIES_FILE, out / META_FILE])
         item_df = read_items(items)
         query_df = read_queries(queries, pd.Index(item_df["item_id"]))
         ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
-        save_dataset(ds, out)
+        with warnings_shown(console):
+            save_dataset(ds, out)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']} -> {out}")
@@ -108,12 +93,14 @@ def embed(
     no_cache: bool = typer.Option(False, help="recompute even when cached"),
 ) -> None:
     """Embed item texts into DATA_DIR/item_vectors.npy (cached by model + texts)."""
+    from semid.data.provenance import record_vectors_identity
     from semid.embed import EncoderConfig
     from semid.pipeline import embed_dataset
 
     try:
         check_out_dir(data_dir)  # item_vectors.npy goes there
         path = embed_dataset(data_dir, EncoderConfig(model, batch_size, device, use_cache=not no_cache))
+        record_vectors_identity(data_dir)  # which items these are: `semid tokenize` checks it
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"vectors -> {path}")
@@ -137,6 +124,7 @@ def tokenize(
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
 ) -> None:
     """Fit a SID tokenizer on the items and write the SID table."""
+    from semid.data.provenance import check_folder_vectors
     from semid.pipeline import tokenize_dataset
 
     options: dict[str, object] = {"codebook_sizes": _int_list(codebook_sizes), "seed": seed}
@@ -158,7 +146,9 @@ def tokenize(
         options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
         check_out_dir(out)
-        with _warnings_shown():
+        with warnings_shown(console):
+            if vectors is None:
+                check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
             res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None

@@ -31,6 +31,18 @@ def check_out_dir(path: str | Path) -> None:
         raise DataError(f"cannot write there: {existing} is not writable ({exc.strerror})", source=str(p)) from None
 
 
+def check_not_overwriting(inputs: list[Path], outputs: list[Path]) -> None:
+    """Raise DataError when writing `outputs` would overwrite one of the `inputs` (same file, whatever the
+    path spelling: symlinks and hard links included)."""
+    for src in inputs:
+        for dst in outputs:
+            if src.exists() and dst.exists() and os.path.samefile(src, dst):
+                raise DataError(
+                    f"this is an input and would be overwritten by the output {dst}; write to another folder",
+                    source=str(src),
+                )
+
+
 def current_umask() -> int:
     """The process umask, read without changing it where the OS allows (Linux >= 4.7)."""
     try:

@@ -17,6 +17,7 @@ Users bring their own catalogue as JSONL, CSV or parquet files with the same col
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from semid.data.headtail import DEFAULT_HEAD_COVERAGE, head_tail_split
+from semid.data.provenance import VECTORS_FILE, adopt_unrecorded_vectors, vectors_match
 from semid.data.readers import line_of, read_table
-from semid.errors import DataError, MissingResourceError
+from semid.errors import DataError, MissingResourceError, SemidWarning
 
 ITEMS_FILE = "items.parquet"
 QUERIES_FILE = "queries.parquet"
@@ -239,11 +241,21 @@ def build_dataset(
 
 
 def save_dataset(ds: Dataset, out_dir: str | Path) -> Path:
+    """Write the dataset folder. Vectors already there are kept, but when they were embedded from other
+    items a SemidWarning says so (and `semid tokenize` refuses them: semid.data.provenance)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    adopt_unrecorded_vectors(out)
     ds.items.to_parquet(out / ITEMS_FILE, index=False)
     ds.queries.to_parquet(out / QUERIES_FILE, index=False)
     (out / META_FILE).write_text(json.dumps(ds.meta, indent=2) + "\n", encoding="utf-8")
+    if vectors_match(out) is False:
+        warnings.warn(
+            f"{out / VECTORS_FILE} was embedded from the previous catalogue in this folder; "
+            f"run `semid embed {out}` again (`semid tokenize` refuses those vectors)",
+            SemidWarning,
+            stacklevel=2,
+        )
     return out
 
 
