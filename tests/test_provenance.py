@@ -1,5 +1,5 @@
 """The user's files are not overwritten or silently mixed up (issue 12, item 3): data import never writes
-over its own inputs, vectors of a replaced catalogue are refused."""
+over its own inputs, vectors of a replaced catalogue are refused, vectors with ids are joined by id."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from semid.cli import app
 from semid.data.provenance import VECTORS_INFO, vectors_match
+from semid.embed import load_vectors
+from semid.errors import DataError
+from semid.sid import SIDTable
 from tests.conftest import clustered
 from tests.test_cli import make_dataset, runner, write_jsonl
 
@@ -72,3 +76,43 @@ def test_vectors_from_before_identities_are_tied_to_the_items_they_sat_with(tmp_
     assert data_import(*other_catalogue(tmp_path), ds).exit_code == 0
     assert vectors_match(ds) is False
     assert tokenize_folder(ds, tmp_path / "t3").exit_code == 2
+
+
+def test_load_vectors_joins_on_item_ids(tmp_path):
+    x = clustered(5, 4, 2)
+    ids = [f"i{k}" for k in range(5)]
+    order = [3, 0, 4, 1, 2]
+    df = pd.DataFrame({"item_id": [ids[k] for k in order], "vector": list(x[order])})
+    df.to_parquet(tmp_path / "v.parquet")
+    np.testing.assert_array_equal(load_vectors(tmp_path / "v.parquet", item_ids=ids), x)
+    np.testing.assert_array_equal(load_vectors(tmp_path / "v.parquet", item_ids=["i4", "i1"]), x[[4, 1]])
+    with pytest.raises(DataError, match=r"no vector for item 'i9' \(1 items without one\)"):
+        load_vectors(tmp_path / "v.parquet", item_ids=[*ids, "i9"])
+    pd.concat([df, df.iloc[:1]]).to_parquet(tmp_path / "dup.parquet")
+    with pytest.raises(DataError, match=r"dup.parquet row 5: item_id 'i3' has two vectors"):
+        load_vectors(tmp_path / "dup.parquet", item_ids=ids)
+
+
+def test_tokenize_and_assign_join_a_shuffled_vectors_parquet_by_id(tmp_path):
+    ds = make_dataset(tmp_path, n=60)
+    x = np.load(tmp_path / "vecs.npy")
+    order = np.random.default_rng(1).permutation(60)
+    shuffled = pd.DataFrame({"item_id": [f"i{k}" for k in order], "vector": list(x[order])})
+    shuffled.to_parquet(tmp_path / "shuffled.parquet")
+    for name, vectors in [("by_position", tmp_path / "vecs.npy"), ("by_id", tmp_path / "shuffled.parquet")]:
+        args = ["tokenize", str(ds), "--vectors", str(vectors), "--codebook-sizes", "4,4", "--out"]
+        assert runner.invoke(app, [*args, str(tmp_path / name)]).exit_code == 0
+    by_position = SIDTable.load(tmp_path / "by_position" / "sid_table")
+    by_id = SIDTable.load(tmp_path / "by_id" / "sid_table")
+    assert by_id.item_codes().to_lists() == by_position.item_codes().to_lists()
+    # cold start: three new items, their vectors given in another order than the items file
+    write_jsonl(tmp_path / "new.jsonl", [{"item_id": f"n{k}", "text": "new", "popularity": 1} for k in range(3)])
+    new = clustered(3, 8, 3, seed=5)
+    pd.DataFrame({"item_id": ["n2", "n0", "n1"], "vector": list(new[[2, 0, 1]])}).to_parquet(tmp_path / "new.parquet")
+    np.save(tmp_path / "new.npy", new)
+    for name, vectors in [("by_position", "new.npy"), ("by_id", "new.parquet")]:
+        args = ["assign", str(tmp_path / name), "--items", str(tmp_path / "new.jsonl"), "--vectors"]
+        res = runner.invoke(app, [*args, str(tmp_path / vectors)])
+        assert res.exit_code == 0, res.output
+    a, b = (SIDTable.load(tmp_path / name / "sid_table") for name in ("by_position", "by_id"))
+    assert a.item_codes().to_lists() == b.item_codes().to_lists() and a.n_items == 63

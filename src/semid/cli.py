@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import typer
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.cli_helpers import warnings_shown
+from semid.cli_helpers import joined_by_id, warnings_shown
 from semid.errors import SemidError
 from semid.files import check_not_overwriting, check_out_dir
 
@@ -124,6 +125,7 @@ def tokenize(
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
 ) -> None:
     """Fit a SID tokenizer on the items and write the SID table."""
+    from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
     from semid.pipeline import tokenize_dataset
 
@@ -146,9 +148,11 @@ def tokenize(
         options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
         check_out_dir(out)
-        with warnings_shown(console):
+        with warnings_shown(console), tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
             if vectors is None:
                 check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
+            else:
+                vectors = joined_by_id(vectors, read_items(data_dir / "items.parquet")["item_id"], Path(tmp))
             res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
@@ -166,12 +170,16 @@ def assign(
     model: str = typer.Option("minilm", help="text encoder when no --vectors: 'minilm' or a local folder"),
 ) -> None:
     """Cold start: SIDs for new items without refitting; the SID table is updated in place (atomically)."""
+    from semid.data import read_items
     from semid.embed import EncoderConfig
     from semid.pipeline import assign_new_items
 
     try:
         check_out_dir(tokenize_dir)
-        res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
+        with tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
+            if vectors is not None:
+                vectors = joined_by_id(vectors, read_items(items)["item_id"], Path(tmp))
+            res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,26 @@ def check_fit_vectors(vectors: np.ndarray, *, source: str = "vectors") -> np.nda
     return arr
 
 
-def load_vectors(path: str | Path, *, n_rows: int | None = None, dim: int | None = None) -> np.ndarray:
-    """Load vectors from `.npy` (a 2-D array) or parquet (a list column named `vector`, or numeric columns)."""
+def _join_by_id(df: pd.DataFrame, item_ids: Sequence[str], source: str) -> pd.DataFrame:
+    ids = df["item_id"].astype(str)
+    doubled = ids.duplicated().to_numpy()
+    if doubled.any():
+        row = int(np.flatnonzero(doubled)[0])
+        raise DataError(f"item_id {ids.iloc[row]!r} has two vectors", source=source, line=row, unit="row")
+    pos = pd.Index(ids).get_indexer(pd.Index([str(i) for i in item_ids]))
+    missing = pos < 0
+    if missing.any():
+        first = str(item_ids[int(np.flatnonzero(missing)[0])])
+        raise DataError(f"no vector for item {first!r} ({int(missing.sum())} items without one)", source=source)
+    return df.iloc[pos].reset_index(drop=True)
+
+
+def load_vectors(
+    path: str | Path, *, n_rows: int | None = None, dim: int | None = None, item_ids: Sequence[str] | None = None
+) -> np.ndarray:
+    """Load vectors from `.npy` (a 2-D array) or parquet (a list column named `vector`, or numeric columns).
+    With `item_ids`, a parquet file's `item_id` column is joined on them (rows in any order, extra rows
+    ignored, a missing or doubled id an error); otherwise rows are taken by position."""
     p = Path(path)
     if not p.exists():
         raise MissingResourceError(f"{p}: no such vectors file")
@@ -79,6 +98,9 @@ def load_vectors(path: str | Path, *, n_rows: int | None = None, dim: int | None
             raise DataError(f"cannot read .npy: {exc}", source=str(p)) from None
     elif p.suffix in (".parquet", ".pq"):
         df = pd.read_parquet(p)
+        if item_ids is not None and "item_id" in df.columns:
+            df = _join_by_id(df, item_ids, str(p))
+            n_rows = None  # the join made the rows the catalogue's
         if "vector" in df.columns:
             nulls = df["vector"].isna().to_numpy()
             if nulls.any():
