@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import typer
@@ -10,7 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from semid.cli_helpers import joined_by_id, warnings_shown
 from semid.errors import SemidError
+from semid.files import check_not_overwriting, check_out_dir
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -44,8 +47,10 @@ def data_prepare(
     from semid.data import prepare_dataset
 
     try:
-        ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
-    except (SemidError, ValueError) as exc:
+        check_out_dir(out)
+        with warnings_shown(console):
+            ds = prepare_dataset(name, out, head_coverage=head_coverage, wordnet_dir=wordnet_dir)
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']}, "
@@ -65,13 +70,17 @@ def data_import(
     import pandas as pd
 
     from semid.data import build_dataset, read_items, read_queries, save_dataset
+    from semid.data.format import ITEMS_FILE, META_FILE, QUERIES_FILE
 
     try:
+        check_out_dir(out)
+        check_not_overwriting([items, queries], [out / ITEMS_FILE, out / QUERIES_FILE, out / META_FILE])
         item_df = read_items(items)
         query_df = read_queries(queries, pd.Index(item_df["item_id"]))
         ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
-        save_dataset(ds, out)
-    except (SemidError, ValueError) as exc:
+        with warnings_shown(console):
+            save_dataset(ds, out)
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']} -> {out}")
 
@@ -85,12 +94,15 @@ def embed(
     no_cache: bool = typer.Option(False, help="recompute even when cached"),
 ) -> None:
     """Embed item texts into DATA_DIR/item_vectors.npy (cached by model + texts)."""
+    from semid.data.provenance import record_vectors_identity
     from semid.embed import EncoderConfig
     from semid.pipeline import embed_dataset
 
     try:
+        check_out_dir(data_dir)  # item_vectors.npy goes there
         path = embed_dataset(data_dir, EncoderConfig(model, batch_size, device, use_cache=not no_cache))
-    except (SemidError, ValueError) as exc:
+        record_vectors_identity(data_dir)  # which items these are: `semid tokenize` checks it
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(f"vectors -> {path}")
 
@@ -113,6 +125,8 @@ def tokenize(
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
 ) -> None:
     """Fit a SID tokenizer on the items and write the SID table."""
+    from semid.data import read_items
+    from semid.data.provenance import check_folder_vectors
     from semid.pipeline import tokenize_dataset
 
     options: dict[str, object] = {"codebook_sizes": _int_list(codebook_sizes), "seed": seed}
@@ -133,8 +147,14 @@ def tokenize(
     if method == "rq_vae" or quantizer == "rq_vae":
         options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
     try:
-        res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
-    except (SemidError, ValueError) as exc:
+        check_out_dir(out)
+        with warnings_shown(console), tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
+            if vectors is None:
+                check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
+            else:
+                vectors = joined_by_id(vectors, read_items(data_dir / "items.parquet")["item_id"], Path(tmp))
+            res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"{res.tokenizer.method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs "
@@ -150,12 +170,17 @@ def assign(
     model: str = typer.Option("minilm", help="text encoder when no --vectors: 'minilm' or a local folder"),
 ) -> None:
     """Cold start: SIDs for new items without refitting; the SID table is updated in place (atomically)."""
+    from semid.data import read_items
     from semid.embed import EncoderConfig
     from semid.pipeline import assign_new_items
 
     try:
-        res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
-    except (SemidError, ValueError) as exc:
+        check_out_dir(tokenize_dir)
+        with tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
+            if vectors is not None:
+                vectors = joined_by_id(vectors, read_items(items)["item_id"], Path(tmp))
+            res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
         f"assigned {res.n_new:,} new items ({res.n_new_sids:,} new SIDs); table now {res.table.n_items:,} items"
@@ -172,8 +197,9 @@ def diagnose(
     from semid.sid import SIDTable
 
     try:
+        check_out_dir(out)
         diag = diagnose_table(SIDTable.load(resolve_table_dir(table)), out, title=f"SID diagnostics: {table}")
-    except (SemidError, ValueError) as exc:
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     _print_summary(diag)
     console.print(f"-> {out / 'diagnostics.json'}, {out / 'report.html'}")
@@ -287,16 +313,26 @@ def serve(
     ),
     reload_interval: float = typer.Option(2.0, help="seconds between checks of the SID table for changes"),
     device: str | None = typer.Option(None, help="cpu or cuda (default: cuda if available)"),
+    admin_token: str | None = typer.Option(
+        None,
+        envvar="SEMID_ADMIN_TOKEN",
+        help="token for /admin/reload, /metrics and /docs (as 'Authorization: Bearer <token>'); without one they "
+        "are open on a loopback --host and off on any other. Prefer the env var: arguments show in `ps`",
+    ),
+    header_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's head (408 after)"),
+    body_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's body (408 after)"),
+    keep_alive: int = typer.Option(5, help="seconds an idle connection stays open between requests"),
+    max_connections: int = typer.Option(256, help="open connections beyond this get 503 and are closed"),
 ) -> None:
     """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
-    import uvicorn
-
     from semid.pipeline import resolve_table_dir
     from semid.retrieve.retriever import Retriever
     from semid.serve import BatchConfig, ServeConfig, create_app
+    from semid.serve.server import ServerLimits, admin_notice, is_loopback, run
     from semid.sid.table import SIDTable
 
     try:
+        limits = ServerLimits(header_timeout, keep_alive, max_connections)
         ret = Retriever.load(artifact, device=device)
         table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / "sid_table"
         if sid_table is not None:
@@ -306,12 +342,17 @@ def serve(
             max_k=max_k,
             table_dir=table_dir,
             reload_interval_s=reload_interval,
+            body_timeout_s=body_timeout,
+            admin_token=admin_token,
+            admin_open=is_loopback(host),
         )
         api = create_app(ret, cfg)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
+    warn, notice = admin_notice(host, admin_token)
+    console.print(f"[bold yellow]warning:[/] {escape(notice)}" if warn else escape(notice), soft_wrap=True)
     console.print(f"serving {artifact} ({ret.table.n_items:,} items) on http://{host}:{port}")
-    uvicorn.run(api, host=host, port=port, log_level="info", timeout_graceful_shutdown=30)
+    run(api, host, port, limits)
 
 
 @app.command()

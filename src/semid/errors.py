@@ -24,3 +24,7 @@ class DataError(SemidError, ValueError):
 
 class MissingResourceError(SemidError, FileNotFoundError):
     """A model, dataset or file that must be present locally is not (no downloads at run time)."""
+
+
+class SemidWarning(UserWarning):
+    """Legal input that is almost surely a mistake (the CLI prints it as a warning and goes on)."""

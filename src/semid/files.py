@@ -1,12 +1,46 @@
-"""File writing helpers: permissions that follow the umask, and fsync for crash-safe replaces."""
+"""File writing helpers: output folders checked up front, permissions that follow the umask, and fsync for
+crash-safe replaces."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import save_file
+
+from semid.errors import DataError
+
+
+def check_out_dir(path: str | Path) -> None:
+    """Raise DataError now, before any long work, unless `path` is (or can be made) a folder semid can write
+    into: no file in the way, and the nearest existing folder accepts a new file (probed for real, so
+    read-only mounts and ACLs count too). Creates nothing that stays."""
+    p = Path(path)
+    existing = p
+    while not existing.exists() and existing != existing.parent:  # exists() is False under a file, too
+        existing = existing.parent
+    if not existing.is_dir():
+        what = f"{p} is a file" if existing == p else f"{existing} is a file, not a folder"
+        raise DataError(f"cannot write a folder there: {what}", source=str(p))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise DataError(f"cannot write there: {existing} is not writable ({exc.strerror})", source=str(p)) from None
+
+
+def check_not_overwriting(inputs: list[Path], outputs: list[Path]) -> None:
+    """Raise DataError when writing `outputs` would overwrite one of the `inputs` (same file, whatever the
+    path spelling: symlinks and hard links included)."""
+    for src in inputs:
+        for dst in outputs:
+            if src.exists() and dst.exists() and os.path.samefile(src, dst):
+                raise DataError(
+                    f"this is an input and would be overwritten by the output {dst}; write to another folder",
+                    source=str(src),
+                )
 
 
 def current_umask() -> int:

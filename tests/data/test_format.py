@@ -130,3 +130,61 @@ def test_build_save_load_roundtrip(tmp_path):
 def test_load_dataset_missing_folder(tmp_path):
     with pytest.raises(MissingResourceError, match="semid data prepare"):
         load_dataset(tmp_path / "none")
+
+
+def test_invalid_utf8_names_the_file_and_line(tmp_path):  # was "'utf-8' codec can't decode byte 0xe9 ..."
+    (tmp_path / "items.csv").write_bytes(b"item_id,text,popularity\na,red,1\nb,caf\xe9,2\n")
+    with pytest.raises(DataError, match=r"items.csv line 3: not UTF-8: byte 0xe9 at column 6"):
+        read_items(tmp_path / "items.csv")
+    (tmp_path / "items.jsonl").write_bytes(b'{"item_id": "a", "text": "caf\xe9", "popularity": 1}\n')
+    with pytest.raises(DataError, match=r"items.jsonl line 1: not UTF-8: byte 0xe9"):
+        read_items(tmp_path / "items.jsonl")
+
+
+def test_a_utf8_byte_order_mark_is_fine(tmp_path):
+    (tmp_path / "items.csv").write_bytes(b"\xef\xbb\xbfitem_id,text,popularity\na,red,1\n")
+    assert read_items(tmp_path / "items.csv")["item_id"].tolist() == ["a"]
+    (tmp_path / "items.jsonl").write_bytes(b'\xef\xbb\xbf{"item_id": "a", "text": "red", "popularity": 1}\n')
+    assert read_items(tmp_path / "items.jsonl")["item_id"].tolist() == ["a"]
+
+
+def test_empty_files_name_the_file(tmp_path):  # an empty CSV was "No columns to parse from file"
+    for name in ("items.csv", "items.jsonl"):
+        (tmp_path / name).write_text("")
+        with pytest.raises(DataError, match=rf"{name}: the file is empty"):
+            read_items(tmp_path / name)
+    (tmp_path / "queries.csv").write_text("")
+    with pytest.raises(DataError, match=r"queries.csv: the file is empty"):
+        read_queries(tmp_path / "queries.csv", pd.Index(["a"]))
+    (tmp_path / "header.csv").write_text("item_id,text,popularity\n")
+    with pytest.raises(DataError, match=r"header.csv: no items"):
+        read_items(tmp_path / "header.csv")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_popularity_above_int64_names_its_row_and_real_value(tmp_path, fmt):
+    # was reported as -9223372036854775808 (the wrapped value), or accepted and wrapped
+    pops = [1, 2**63 - 1, 2**63, 5]  # the int64 maximum itself is fine
+    rows = [{"item_id": f"i{k}", "text": "x", "popularity": p} for k, p in enumerate(pops)]
+    if fmt == "jsonl":
+        path, where = write_jsonl(tmp_path / "items.jsonl", rows), "line 3"
+    elif fmt == "csv":
+        path, where = tmp_path / "items.csv", "line 4"
+        path.write_text("item_id,text,popularity\n" + "".join(f"i{k},x,{p}\n" for k, p in enumerate(pops)))
+    else:
+        path, where = tmp_path / "items.parquet", "row 2"
+        df = pd.DataFrame(rows)
+        df["popularity"] = df["popularity"].astype("uint64")
+        df.to_parquet(path)
+    with pytest.raises(DataError, match=rf"{where}: field 'popularity' must be .* got '?9223372036854775808'?$"):
+        read_items(path)
+    rows[2]["popularity"] = 7
+    if fmt == "jsonl":
+        assert read_items(write_jsonl(path, rows))["popularity"].tolist() == [1, 2**63 - 1, 7, 5]
+
+
+def test_popularity_far_above_int64_in_csv(tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("item_id,text,popularity\na,x,1\nb,y,99999999999999999999\nc,z,1e30\n")
+    with pytest.raises(DataError, match=r"line 3: .* got '99999999999999999999'"):
+        read_items(path)

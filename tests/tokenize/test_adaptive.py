@@ -142,5 +142,9 @@ def test_acrq_config_errors():
         make_tokenizer("acrq", codebook_sizes=SIZES, head_codebook_sizes=[8, 64, 64], show_progress=False).fit(
             x, is_head=is_head
         )
+    with pytest.raises(DataError, match=r"head_codebook_sizes must be positive, got \[0, 0, 0\]"):  # was a faiss trace
+        make_tokenizer("acrq", codebook_sizes=SIZES, head_codebook_sizes=[0, 0, 0], show_progress=False).fit(
+            x, is_head=is_head
+        )
     with pytest.raises(DataError, match="bad option for sarq"):
         make_tokenizer("sarq", no_such_option=1)

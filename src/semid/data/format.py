@@ -17,6 +17,7 @@ Users bring their own catalogue as JSONL, CSV or parquet files with the same col
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ import numpy as np
 import pandas as pd
 
 from semid.data.headtail import DEFAULT_HEAD_COVERAGE, head_tail_split
-from semid.errors import DataError, MissingResourceError
+from semid.data.provenance import VECTORS_FILE, adopt_unrecorded_vectors, vectors_match
+from semid.data.readers import line_of, read_table
+from semid.errors import DataError, MissingResourceError, SemidWarning
 
 ITEMS_FILE = "items.parquet"
 QUERIES_FILE = "queries.parquet"
@@ -33,6 +36,7 @@ META_FILE = "meta.json"
 SPLITS = ("train", "valid", "test")
 ITEM_COLUMNS = ("item_id", "text", "popularity")
 QUERY_COLUMNS = ("query_id", "split", "query", "history", "target")
+INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass
@@ -57,60 +61,6 @@ class Dataset:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _line_of(fmt: str, row: int) -> tuple[int, str]:
-    """Human line (or row) number of a 0-based data row in a file of this format."""
-    if fmt == "jsonl":
-        return row + 1, "line"
-    if fmt == "csv":
-        return row + 2, "line"  # the header is line 1
-    return row, "row"
-
-
-def _file_format(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    raise DataError(f"unsupported file type {suffix!r}; use .jsonl, .csv or .parquet", source=str(path))
-
-
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                raise DataError("empty line (every line must be one JSON object)", source=str(path), line=lineno)
-            try:
-                obj = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"malformed JSON: {exc.msg}", source=str(path), line=lineno) from None
-            if not isinstance(obj, dict):
-                raise DataError("expected a JSON object", source=str(path), line=lineno)
-            rows.append(obj)
-    return pd.DataFrame(rows)
-
-
-def _read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    if not path.exists():
-        raise MissingResourceError(f"{path}: no such file")
-    fmt = _file_format(path)
-    if fmt == "jsonl":
-        return _read_jsonl(path), fmt
-    if fmt == "csv":
-        try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except pd.errors.ParserError as exc:
-            raise DataError(f"malformed CSV: {exc}", source=str(path)) from None
-        return df, fmt
-    try:
-        return pd.read_parquet(path), fmt
-    except Exception as exc:  # pyarrow raises several types for a corrupt file
-        raise DataError(f"cannot read parquet: {exc}", source=str(path)) from None
-
-
 def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], source: str) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -118,13 +68,22 @@ def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], source: str) ->
 
 
 def _fail(msg: str, source: str, fmt: str, row: int) -> DataError:
-    line, unit = _line_of(fmt, row)
+    line, unit = line_of(fmt, row)
     return DataError(msg, source=source, line=line, unit=unit)
+
+
+def _above_int64(value: Any) -> bool:
+    try:
+        return int(value) > INT64_MAX  # exact for ints of any size, numpy integers, integral strings
+    except (TypeError, ValueError):
+        return float(value) > INT64_MAX  # "1e19"
 
 
 def validate_items(df: pd.DataFrame, source: str = "items", fmt: str = "parquet") -> pd.DataFrame:
     """Check and normalise an items table; raise DataError naming the first bad row."""
     _require_columns(df, ITEM_COLUMNS, source)
+    if df.empty:
+        raise DataError("no items: the catalogue is empty", source=source)
     ids = df["item_id"]
     for row, value in enumerate(ids):
         if value is None or (isinstance(value, float) and np.isnan(value)) or str(value).strip() == "":
@@ -134,19 +93,29 @@ def validate_items(df: pd.DataFrame, source: str = "items", fmt: str = "parquet"
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         first = int(np.flatnonzero((ids == ids.iloc[row]).to_numpy())[0])
-        first_line, _ = _line_of(fmt, first)
+        first_line, _ = line_of(fmt, first)
         raise _fail(f"duplicate item_id {ids.iloc[row]!r} (first seen at {first_line})", source, fmt, row)
     texts = df["text"]
     for row, value in enumerate(texts):
         if not isinstance(value, str) or value.strip() == "":
             raise _fail(f"field 'text' is empty for item {ids.iloc[row]!r}", source, fmt, row)
     pop_raw = pd.to_numeric(df["popularity"], errors="coerce")
-    bad = pop_raw.isna() | ~np.isfinite(pop_raw.to_numpy(dtype=np.float64, na_value=np.nan))
-    bad |= pop_raw.fillna(0) < 0
-    bad |= pop_raw.fillna(0) != np.floor(pop_raw.fillna(0))
+    as_float = pop_raw.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = (pop_raw.isna() | ~np.isfinite(as_float)).to_numpy(copy=True)
+    bad |= (pop_raw.fillna(0) < 0).to_numpy()
+    bad |= (pop_raw.fillna(0) != np.floor(pop_raw.fillna(0))).to_numpy()
+    for big in np.flatnonzero(~bad & (as_float >= 2.0**62)):  # float64 cannot tell 2**63 - 1 from 2**63: ask Python
+        bad[big] = _above_int64(df["popularity"].iloc[big])
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise _fail(f"field 'popularity' must be an integer >= 0, got {df['popularity'].iloc[row]!r}", source, fmt, row)
+        row = int(np.flatnonzero(bad)[0])
+        value = df["popularity"].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value  # 18446744073709551615, not np.uint64(...)
+        raise _fail(
+            f"field 'popularity' must be an integer >= 0 (at most {INT64_MAX}), got {value!r}",
+            source,
+            fmt,
+            row,
+        )
     out = pd.DataFrame(
         {"item_id": ids.to_numpy(), "text": texts.astype(str).to_numpy(), "popularity": pop_raw.astype(np.int64)}
     )
@@ -227,14 +196,14 @@ def validate_queries(
 def read_items(path: str | Path) -> pd.DataFrame:
     """Read and validate an items file (.jsonl, .csv or .parquet)."""
     p = Path(path)
-    df, fmt = _read_table(p)
+    df, fmt = read_table(p)
     return validate_items(df, source=str(p), fmt=fmt)
 
 
 def read_queries(path: str | Path, known_items: pd.Index) -> pd.DataFrame:
     """Read and validate a query-records file (.jsonl, .csv or .parquet) against known item ids."""
     p = Path(path)
-    df, fmt = _read_table(p)
+    df, fmt = read_table(p)
     return validate_queries(df, known_items, source=str(p), fmt=fmt)
 
 
@@ -272,11 +241,21 @@ def build_dataset(
 
 
 def save_dataset(ds: Dataset, out_dir: str | Path) -> Path:
+    """Write the dataset folder. Vectors already there are kept, but when they were embedded from other
+    items a SemidWarning says so (and `semid tokenize` refuses them: semid.data.provenance)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    adopt_unrecorded_vectors(out)
     ds.items.to_parquet(out / ITEMS_FILE, index=False)
     ds.queries.to_parquet(out / QUERIES_FILE, index=False)
     (out / META_FILE).write_text(json.dumps(ds.meta, indent=2) + "\n", encoding="utf-8")
+    if vectors_match(out) is False:
+        warnings.warn(
+            f"{out / VECTORS_FILE} was embedded from the previous catalogue in this folder; "
+            f"run `semid embed {out}` again (`semid tokenize` refuses those vectors)",
+            SemidWarning,
+            stacklevel=2,
+        )
     return out
 
 

@@ -1,12 +1,15 @@
 """The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
 
 Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
-(reload the SID table now; it is also polled every ``reload_interval_s``).
+(reload the SID table now; it is also polled every ``reload_interval_s``). The admin paths (/metrics,
+/admin/*, /docs, /openapi.json) take ``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx
+and 5xx alike, is counted in ``semid_requests_total``; semid.serve.server adds the connection-level limits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -22,7 +25,10 @@ from pydantic import BaseModel, ConfigDict
 from semid.errors import SemidError
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
+from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
 from semid.serve.reload import ReloadError, TableReloader
+
+log = logging.getLogger("semid.serve")
 
 
 @dataclass
@@ -32,6 +38,9 @@ class ServeConfig:
     max_query_chars: int = 2000
     max_history: int = 512
     max_body_bytes: int = 64 * 1024
+    body_timeout_s: float = 10.0  # a request body not complete this long after its head gets 408
+    admin_token: str | None = None  # when set, the admin paths (semid.serve.guard) need it as a Bearer token
+    admin_open: bool = True  # without a token: admin paths open (a loopback bind) or off with 403
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
 
@@ -45,8 +54,9 @@ class SearchRequest(BaseModel):
     constrained: bool = True
 
 
-class BadRequestError(Exception):
-    pass
+_SEARCH_DOC = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": SearchRequest.model_json_schema()}}}
+}
 
 
 class Metrics:
@@ -75,54 +85,13 @@ class Metrics:
         self.queue_depth = Gauge("semid_queue_depth", "requests waiting for a batch", registry=r)
         self.table_items = Gauge("semid_table_items", "items in the served SID table", registry=r)
         self.reloads = Counter("semid_table_reloads", "SID table reloads", ["result"], registry=r)
+        self.refused = Counter(  # by semid.serve.server: head timeouts, the connection cap, unparsable HTTP
+            "semid_connections_refused", "connections closed before a request reached the app", ["reason"], registry=r
+        )
 
     def on_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
         self.decode.observe(seconds)
-
-
-class BodyLimit:
-    """ASGI middleware: request bodies over ``max_bytes`` get 413 before the app parses them."""
-
-    def __init__(self, app: Any, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _too_large(self.max_bytes, scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _too_large(self.max_bytes, scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body, sent = b"".join(chunks), False
-
-        async def replay() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return dict(await receive())
-
-        await self.app(scope, replay, send)
-
-
-async def _too_large(max_bytes: int, scope: dict[str, Any], receive: Any, send: Any) -> None:
-    response = JSONResponse({"detail": f"request body larger than {max_bytes} bytes"}, status_code=413)
-    await response(scope, receive, send)
 
 
 def _check(req: SearchRequest, cfg: ServeConfig, input_kind: str) -> None:
@@ -148,6 +117,10 @@ def _check(req: SearchRequest, cfg: ServeConfig, input_kind: str) -> None:
 
 def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     cfg = cfg or ServeConfig()
+    if not 0 < cfg.body_timeout_s < float("inf"):
+        raise ValueError(f"the body timeout must be a positive number of seconds, got {cfg.body_timeout_s}")
+    if cfg.admin_token is not None and not cfg.admin_token.strip():
+        raise ValueError("the admin token is empty")
     metrics = Metrics()
     batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
     reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
@@ -167,12 +140,18 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="semid", lifespan=lifespan)
     app.state.batcher, app.state.metrics, app.state.reloader = batcher, metrics, reloader
-    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)  # inside `observe`: 413s are counted too
+    # inside `observe` (added last, so outermost): their 401/403/408/413 answers are counted too
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes, timeout_s=cfg.body_timeout_s)
+    app.add_middleware(AdminGuard, token=cfg.admin_token, open_=cfg.admin_open)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         t0 = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception:  # a bug of ours: still an answer, and counted like every other one
+            log.exception("error serving %s %s", request.method, request.url.path)
+            response = JSONResponse({"detail": "internal server error"}, status_code=500)
         endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
         metrics.requests.labels(endpoint, str(response.status_code)).inc()
         metrics.latency.labels(endpoint).observe(time.perf_counter() - t0)
@@ -190,8 +169,9 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     async def shutting_down(_: Request, exc: ShuttingDownError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    @app.post("/search")
-    async def search(req: SearchRequest) -> dict[str, Any]:
+    @app.post("/search", openapi_extra=_SEARCH_DOC)
+    async def search(request: Request) -> dict[str, Any]:
+        req = parse_json_body(await request.body(), SearchRequest)  # no FastAPI parse: it echoes NaN into a 500
         current = batcher.retriever
         _check(req, cfg, current.input_kind)
         try:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from semid.embed.vectors import check_vectors
+from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import PAD, Codes, code_keys, read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
@@ -71,6 +71,8 @@ def check_head_stage(head_sizes: list[int], sizes: list[int], is_head: np.ndarra
     items for the head codebooks and some tail items to extend them. Returns the head mask."""
     if len(head_sizes) != len(sizes):
         raise DataError(f"head_codebook_sizes {head_sizes} must have one size per layer", source="config")
+    if any(int(h) < 1 for h in head_sizes):
+        raise DataError(f"head_codebook_sizes must be positive, got {head_sizes}", source="config")
     if any(b < a for a, b in pairwise(head_sizes)):
         raise DataError(f"head_codebook_sizes must not decrease layer to layer, got {head_sizes}", source="config")
     if any(h > m for h, m in zip(head_sizes, sizes, strict=True)):
@@ -163,7 +165,7 @@ class AdaptiveRQ:
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> AdaptiveRQ:
         c = self.config
-        x = check_vectors(vectors, source="vectors")
+        x = check_fit_vectors(vectors, source="vectors")
         if is_head is not None and np.asarray(is_head).shape != (x.shape[0],):
             raise DataError(
                 f"is_head has shape {np.asarray(is_head).shape}, expected ({x.shape[0]},)", source="is_head"

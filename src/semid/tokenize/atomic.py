@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semid.embed.vectors import check_vectors
+from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.tokenize.base import Codes, read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest
 
@@ -44,7 +44,7 @@ class AtomicIDs:
             raise RuntimeError("tokenizer is not fitted; call fit() or load() first")
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> AtomicIDs:
-        self.vectors = check_vectors(vectors, source="vectors").astype(np.float16)
+        self.vectors = check_fit_vectors(vectors, source="vectors").astype(np.float16)
         return self
 
     def encode(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Codes:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from semid.embed.vectors import check_vectors
+from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import PAD, Codes, read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest, train_kmeans
@@ -54,7 +54,7 @@ class HierarchicalKMeans:
             raise RuntimeError("tokenizer is not fitted; call fit() or load() first")
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> HierarchicalKMeans:
-        x = check_vectors(vectors, source="vectors")
+        x = check_fit_vectors(vectors, source="vectors")
         sizes = self.config.codebook_sizes
         if not sizes or min(sizes) < 2:
             raise DataError(f"hierarchical k-means needs codebook sizes >= 2, got {sizes}", source="config")

@@ -14,7 +14,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from semid.embed.vectors import check_vectors
+from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import Codes, read_folder, write_folder
 
@@ -88,7 +88,7 @@ class RQKMeans:
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> RQKMeans:
         """Fit the codebooks layer by layer. `is_head` is accepted for interface parity and unused."""
-        x = check_vectors(vectors, source="vectors")
+        x = check_fit_vectors(vectors, source="vectors")
         check_codebook_sizes(self.config.codebook_sizes, x.shape[0])
         residual = x.copy()
         self.codebooks = []

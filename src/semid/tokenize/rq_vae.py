@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from semid.embed.vectors import check_vectors
+from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.adaptive import check_head_stage, head_sizes, variant_name
 from semid.tokenize.base import PAD, Codes, read_folder, write_folder
@@ -350,7 +350,7 @@ class RQVAE:
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> RQVAE:
         c = self.config
-        x_np = check_vectors(vectors, source="vectors")
+        x_np = check_fit_vectors(vectors, source="vectors")
         check_codebook_sizes(c.codebook_sizes, x_np.shape[0])
         torch.manual_seed(c.seed)
         dev = self.device
