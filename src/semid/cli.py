@@ -215,8 +215,8 @@ def train(
     patience: int = typer.Option(3, help="stop after this many epochs without a better valid Recall@10 (0: never)"),
     batch_size: int = typer.Option(256, help="pairs per step"),
     lr: float = typer.Option(1e-3, help="peak learning rate"),
-    d_model: int = typer.Option(256, help="model width"),
-    layers: int = typer.Option(2, help="encoder layers (t5; minilm: history encoder)"),
+    d_model: int = typer.Option(128, help="model width"),
+    layers: int | None = typer.Option(None, help="encoder layers (default: t5 4; minilm's history encoder 0)"),
     decoder_layers: int = typer.Option(2, help="decoder layers"),
     max_train_records: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
     eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
@@ -231,10 +231,15 @@ def train(
     from semid.retrieve.sid_model import SIDModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
 
+    t5_layers = 4 if layers is None else layers
     t5 = ModelConfig(
-        d_model=d_model, d_ff=4 * d_model, num_layers=layers, num_decoder_layers=decoder_layers, pretrained=pretrained
+        d_model=d_model,
+        d_ff=4 * d_model,
+        num_layers=t5_layers,
+        num_decoder_layers=decoder_layers,
+        pretrained=pretrained,
     )
-    minilm = SIDModelConfig(d_model=d_model, encoder_layers=layers, decoder_layers=decoder_layers)
+    minilm = SIDModelConfig(d_model=d_model, encoder_layers=layers or 0, decoder_layers=decoder_layers)
     cfg = TrainConfig(
         epochs=epochs,
         patience=patience,
@@ -247,8 +252,8 @@ def train(
         device=device,
     )
     try:
-        if d_model < 1 or layers < 1 or decoder_layers < 1:
-            raise ValueError("--d-model, --layers and --decoder-layers must be >= 1")
+        if d_model < 1 or decoder_layers < 1 or (layers or 0) < 0 or (backbone == "t5" and t5_layers < 1):
+            raise ValueError("--d-model and --decoder-layers must be >= 1, --layers >= 0 (>= 1 for t5)")
         _, history = train_retriever(data_dir, tokenize_dir, out, BuildConfig(backbone, minilm, t5), cfg)
     except (SemidError, ValueError) as exc:
         raise _fail(exc) from None
@@ -372,7 +377,7 @@ def bench(
     epochs: int = typer.Option(30, help="at most this many training epochs (the same for every method)"),
     patience: int = typer.Option(3, help="early stopping: epochs without a better valid Recall@10"),
     d_model: int = typer.Option(128, help="retriever width"),
-    layers: int = typer.Option(1, help="encoder layers (t5; minilm: history encoder)"),
+    layers: int = typer.Option(0, help="encoder layers: minilm's history encoder (0: none); t5 needs >= 1"),
     decoder_layers: int = typer.Option(2, help="decoder layers"),
     lr: float = typer.Option(1e-3, help="learning rate"),
     batch_size: int = typer.Option(256, help="training pairs per step"),
@@ -438,8 +443,8 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
     dataset: str = typer.Option("movielens", help="bundled dataset"),
     codebook_sizes: str = typer.Option("256,256,256", help="RQ-KMeans codes per layer"),
-    train_queries: int = typer.Option(6000, help="training records for the demo retriever (seeded sample)"),
-    epochs: int = typer.Option(1, help="retriever training epochs"),
+    train_queries: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
+    epochs: int = typer.Option(4, help="at most this many retriever epochs (early stopping, best kept)"),
 ) -> None:
     """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
     generative retriever and compare it with BM25, dense and popularity on the test queries."""
@@ -461,17 +466,21 @@ def demo(
         console.rule("4/5 diagnose")
         diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
         _print_summary(diag)
-        console.rule("5/5 train a generative retriever (RQ-KMeans SIDs) and compare with BM25 / dense / popularity")
+        from semid.retrieve.build import input_kind
+
+        sequential = ["sasrec"] if input_kind(ds) == "history" else []
+        console.rule(
+            f"5/5 train a generative retriever (RQ-KMeans SIDs); compare: BM25, dense, popularity {sequential}"
+        )
         cfg = BenchConfig(
             dataset=dataset,
             data_dir=str(data_dir),
-            methods=["popularity", "bm25", "dense", "rq_kmeans"],
+            methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
             seeds=1,
             max_train_queries=train_queries,
-            max_test_queries=500,
             codebook_sizes=_int_list(codebook_sizes),
             epochs=epochs,
-            batch_size=128,
+            patience=2,
             beam=100,
             keep_artifacts=True,
         )

@@ -73,7 +73,8 @@ def test_harness_runs_sasrec_as_a_baseline(tmp_path, successor_data):
     ds = build_dataset("successor", _items(), _records(successor_data[1][:40]))  # default config: keep it small
     test = ds.split("test")
     mask = np.ones(len(test), dtype=bool)
-    data = BenchData(ds, np.zeros((ds.n_items, 4), np.float32), tmp_path, [], test, {"head": mask}, "history")
+    vectors = np.zeros((ds.n_items, 4), np.float32)
+    data = BenchData(ds, vectors, ds, vectors, [], test, {"head": mask}, "history")
     torch.manual_seed(0)
     res = run_baseline("sasrec", data)
     assert res["splits"]["all"]["recall@10"] >= 0.5

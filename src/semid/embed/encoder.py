@@ -131,7 +131,7 @@ class TextEncoder:
         )
         if self.config.use_cache:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npy")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")  # processes (e.g. torchrun ranks) may race
             np.save(tmp, vecs)
             tmp.replace(path)
             path.with_suffix(".json").write_text(

@@ -63,8 +63,8 @@ class BenchConfig:
     rq_vae_epochs: int = 20
     # the one retriever architecture and budget every generative method gets
     backbone: str = "minilm"  # "minilm" (frozen MiniLM / item vectors + SID decoder) or "t5" (from scratch)
-    d_model: int = 256
-    layers: int = 2
+    d_model: int = 128
+    layers: int = 0  # encoder layers: minilm's history encoder (0: none); t5 needs >= 1
     decoder_layers: int = 2
     epochs: int = 30  # at most; training stops after `patience` epochs without a better valid Recall@10
     patience: int = 3
@@ -292,6 +292,8 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> dict[str, Any]:
         raise DataError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}", source="methods")
     if cfg.seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {cfg.seeds}")
+    if cfg.backbone == "t5" and cfg.layers < 1:
+        raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _check_same_budget(cfg, out)

@@ -31,9 +31,9 @@ from semid.tokenize.base import Codes
 
 @dataclass
 class SIDModelConfig:
-    d_model: int = 256  # width of the history encoder and the SID decoder
+    d_model: int = 128  # width of the history encoder and the SID decoder
     num_heads: int = 4
-    encoder_layers: int = 2  # history encoder (history inputs only; 0: the decoder attends to the items directly)
+    encoder_layers: int = 0  # history encoder layers (0: the decoder attends to the history items directly)
     decoder_layers: int = 2
     memory_tokens: int = 4  # text inputs: the pooled query vector becomes this many memory tokens
     max_history: int = 20  # most recent history items kept
