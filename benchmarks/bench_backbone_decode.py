@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
+from benchmarks.bench_decoder import stats
 from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
 from semid.data import load_dataset
@@ -29,16 +29,6 @@ from semid.retrieve.model import ModelConfig
 from semid.retrieve.retriever import Retriever
 from semid.retrieve.sid_model import SIDModelConfig
 from semid.sid import SIDTable
-
-
-def stats(times: list[float], batch: int = 1) -> dict[str, float]:
-    arr = np.asarray(times) * 1000
-    return {
-        "p50_ms": float(np.percentile(arr, 50)),
-        "p99_ms": float(np.percentile(arr, 99)),
-        "qps": batch / float(np.mean(times)),
-        "n": len(times),
-    }
 
 
 def main() -> None:

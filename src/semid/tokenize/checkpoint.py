@@ -83,7 +83,7 @@ def _load_legacy(path: Path, device: torch.device | str) -> tuple[dict[str, Any]
     """A pickled checkpoint of an older semid: {"module": state_dict, "tables": dict | None, ...}."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except pickle.UnpicklingError:  # torch's advice in this message (weights_only=False) is what we refuse
+    except pickle.UnpicklingError:  # torch's advice here (load without weights_only) is what we refuse
         raise _unreadable(path, "a pickle holding more than tensors and plain values; semid does not run it") from None
     except Exception as exc:  # truncated, empty, not a torch file
         raise _unreadable(path, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
