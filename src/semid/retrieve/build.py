@@ -16,7 +16,7 @@ from semid.data.format import Dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
 from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone, T5Backbone
-from semid.retrieve.model import InputEncoder, ModelConfig, build_model, load_text_tokenizer
+from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
@@ -99,9 +99,8 @@ def training_pairs(
         texts = ds.items["text"].tolist()
         if isinstance(backbone, MiniLMBackbone):
             inputs += list(backbone.embed(texts, cache=True))
-        else:
-            assert isinstance(backbone, T5Backbone)
-            inputs += InputEncoder(backbone.cfg, backbone.vocab, table, backbone.inputs.tok).text(texts)
+        else:  # t5: item texts through its own WordPiece input encoder, like the queries
+            inputs += backbone.encode(texts, None)
         targets += [sid_tokens[int(r)] for r in rows]
     return inputs, targets
 
