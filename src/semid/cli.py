@@ -123,8 +123,9 @@ def tokenize(
     head_codebook_sizes: str | None = typer.Option(None, help="ACRQ head-stage sizes, e.g. 64,128,256"),
     hourglass: str | None = typer.Option(None, help="hourglass fix on a fixed-length method: drop_layer2 or top_k"),
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
+    overwrite: bool = typer.Option(False, help="replace a SID table already in --out (and items assigned to it)"),
 ) -> None:
-    """Fit a SID tokenizer on the items and write the SID table."""
+    """Fit a SID tokenizer on the items and write the SID table (never over an existing one without --overwrite)."""
     from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
     from semid.pipeline import tokenize_dataset
@@ -153,7 +154,7 @@ def tokenize(
                 check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
             else:
                 vectors = joined_by_id(vectors, read_items(data_dir / "items.parquet")["item_id"], Path(tmp))
-            res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
+            res = tokenize_dataset(data_dir, out, method, vectors, dedup, overwrite, **options)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
@@ -462,7 +463,8 @@ def demo(
         console.rule("2/5 embed item texts (bundled MiniLM)")
         embed_dataset(data_dir)
         console.rule("3/5 tokenize: RQ-KMeans")
-        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", codebook_sizes=_int_list(codebook_sizes))
+        sizes = _int_list(codebook_sizes)
+        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, codebook_sizes=sizes)
         console.rule("4/5 diagnose")
         diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
         _print_summary(diag)
