@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.cli_helpers import joined_by_id, warnings_shown
+from semid.cli_helpers import check_demo_outputs, joined_by_id, mark_demo_output, warnings_shown
 from semid.errors import SemidError
-from semid.files import check_not_overwriting, check_out_dir
+from semid.files import check_not_overwriting, check_out_dir, recover_folder, replace_folder
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -446,25 +446,30 @@ def demo(
     codebook_sizes: str = typer.Option("256,256,256", help="RQ-KMeans codes per layer"),
     train_queries: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
     epochs: int = typer.Option(4, help="at most this many retriever epochs (early stopping, best kept)"),
+    overwrite: bool = typer.Option(False, help="replace a retriever or SID table in --out that no demo wrote"),
 ) -> None:
     """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
-    generative retriever and compare it with BM25, dense and popularity on the test queries."""
-    import shutil
-
+    generative retriever and compare it with BM25, dense and popularity on the test queries. A rerun replaces
+    what the previous demo wrote in --out; anything else there (a retriever trained into it, a SID table grown
+    by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
     from semid.data import prepare_dataset
     from semid.eval.harness import BenchConfig, results_markdown, run_bench
     from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
 
     try:
-        data_dir = out / "data"
+        data_dir, retriever, sizes = out / "data", out / "retriever", _int_list(codebook_sizes)
+        check_out_dir(out)
+        recover_folder(retriever)  # a previous demo killed while swapping retrievers
+        if not overwrite:
+            check_demo_outputs(out, ["retriever", "rq_kmeans"])
         console.rule(f"1/5 prepare {dataset}")
         ds = prepare_dataset(dataset, data_dir)
         console.print(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
         console.rule("2/5 embed item texts (bundled MiniLM)")
         embed_dataset(data_dir)
         console.rule("3/5 tokenize: RQ-KMeans")
-        sizes = _int_list(codebook_sizes)
         res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, codebook_sizes=sizes)
+        mark_demo_output(out / "rq_kmeans")
         console.rule("4/5 diagnose")
         diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
         _print_summary(diag)
@@ -480,18 +485,15 @@ def demo(
             methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
             seeds=1,
             max_train_queries=train_queries,
-            codebook_sizes=_int_list(codebook_sizes),
+            codebook_sizes=sizes,
             epochs=epochs,
             patience=2,
             beam=100,
             keep_artifacts=True,
         )
         results = run_bench(cfg, out / "bench")
-        retriever = out / "retriever"
-        if retriever.exists():
-            shutil.rmtree(retriever)
-        shutil.copytree(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever)
-    except (SemidError, ValueError) as exc:
+        replace_folder(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever, mark_demo_output)
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     print(results_markdown(results))
     console.print(
