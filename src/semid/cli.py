@@ -274,15 +274,18 @@ def retrieve(
     """Retrieve items for a query (or a user history) from the CLI."""
     from transformers.utils import logging as hf_logging
 
+    from semid.history_limit import cut_histories, cut_message
     from semid.retrieve.retriever import Retriever
 
     hf_logging.disable_progress_bar()  # keep stdout to the JSON lines
     try:
         ret = Retriever.load(artifact)
         if history is not None:
-            results = ret.search(
-                histories=[[h for h in history.split(",") if h]], k=k, beam=beam, constrained=not unconstrained
-            )
+            histories = [[h for h in history.split(",") if h]]
+            results = ret.search(histories=histories, k=k, beam=beam, constrained=not unconstrained)
+            n_cut, limit = cut_histories(ret.backbone, histories)
+            if n_cut and limit is not None:
+                console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
         elif query:
             results = ret.search(list(query), k=k, beam=beam, constrained=not unconstrained)
         else:
