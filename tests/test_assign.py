@@ -69,3 +69,25 @@ def test_assign_grows_the_dedup_layer_when_a_group_outgrows_it(tmp_path):
     assert grown.n_sids == grown.n_items == table.n_items + n_new
     assert grown.codebook_sizes[-1] > table.codebook_sizes[-1]
     assert grown.codebook_sizes[:-1] == table.codebook_sizes[:-1]
+
+
+def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
+    """A second `semid tokenize` into the same --out would refit and drop the items `semid assign` added."""
+    from semid.cli import app
+    from tests.test_cli import runner
+
+    ds = make_dataset(tmp_path)
+    tokenize(ds, tmp_path / "tok", "8,8")
+    write_new_items(tmp_path, 5)
+    assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    tokenizer_before = (tmp_path / "tok" / "tokenizer" / "tensors.safetensors").read_bytes()
+    args = ["tokenize", str(ds), "--vectors", str(tmp_path / "vecs.npy"), "--out", str(tmp_path / "tok")]
+    res = runner.invoke(app, [*args, "--codebook-sizes", "4,4"])
+    assert res.exit_code == 2, res.output
+    assert "already holds a SID table (305 items)" in res.output and "--overwrite" in res.output
+    assert SIDTable.load(tmp_path / "tok" / "sid_table").n_items == 305  # the assigned items are still there
+    assert (tmp_path / "tok" / "tokenizer" / "tensors.safetensors").read_bytes() == tokenizer_before
+    res = runner.invoke(app, [*args, "--codebook-sizes", "4,4", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    table = SIDTable.load(tmp_path / "tok" / "sid_table")
+    assert table.n_items == 300 and list(table.codebook_sizes) == [4, 4]

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.cli_helpers import joined_by_id, warnings_shown
+from semid.cli_helpers import check_demo_outputs, joined_by_id, mark_demo_output, warnings_shown
 from semid.errors import SemidError
-from semid.files import check_not_overwriting, check_out_dir
+from semid.files import check_not_overwriting, check_out_dir, recover_folder, replace_folder
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -123,8 +123,9 @@ def tokenize(
     head_codebook_sizes: str | None = typer.Option(None, help="ACRQ head-stage sizes, e.g. 64,128,256"),
     hourglass: str | None = typer.Option(None, help="hourglass fix on a fixed-length method: drop_layer2 or top_k"),
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
+    overwrite: bool = typer.Option(False, help="replace a SID table already in --out (and items assigned to it)"),
 ) -> None:
-    """Fit a SID tokenizer on the items and write the SID table."""
+    """Fit a SID tokenizer on the items and write the SID table (never over an existing one without --overwrite)."""
     from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
     from semid.pipeline import tokenize_dataset
@@ -153,7 +154,7 @@ def tokenize(
                 check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
             else:
                 vectors = joined_by_id(vectors, read_items(data_dir / "items.parquet")["item_id"], Path(tmp))
-            res = tokenize_dataset(data_dir, out, method, vectors=vectors, dedup=dedup, **options)
+            res = tokenize_dataset(data_dir, out, method, vectors, dedup, overwrite, **options)
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     console.print(
@@ -273,15 +274,18 @@ def retrieve(
     """Retrieve items for a query (or a user history) from the CLI."""
     from transformers.utils import logging as hf_logging
 
+    from semid.history_limit import cut_histories, cut_message
     from semid.retrieve.retriever import Retriever
 
     hf_logging.disable_progress_bar()  # keep stdout to the JSON lines
     try:
         ret = Retriever.load(artifact)
         if history is not None:
-            results = ret.search(
-                histories=[[h for h in history.split(",") if h]], k=k, beam=beam, constrained=not unconstrained
-            )
+            histories = [[h for h in history.split(",") if h]]
+            results = ret.search(histories=histories, k=k, beam=beam, constrained=not unconstrained)
+            n_cut, limit = cut_histories(ret.backbone, histories)
+            if n_cut and limit is not None:
+                console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
         elif query:
             results = ret.search(list(query), k=k, beam=beam, constrained=not unconstrained)
         else:
@@ -445,24 +449,30 @@ def demo(
     codebook_sizes: str = typer.Option("256,256,256", help="RQ-KMeans codes per layer"),
     train_queries: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
     epochs: int = typer.Option(4, help="at most this many retriever epochs (early stopping, best kept)"),
+    overwrite: bool = typer.Option(False, help="replace a retriever or SID table in --out that no demo wrote"),
 ) -> None:
     """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
-    generative retriever and compare it with BM25, dense and popularity on the test queries."""
-    import shutil
-
+    generative retriever and compare it with BM25, dense and popularity on the test queries. A rerun replaces
+    what the previous demo wrote in --out; anything else there (a retriever trained into it, a SID table grown
+    by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
     from semid.data import prepare_dataset
     from semid.eval.harness import BenchConfig, results_markdown, run_bench
     from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
 
     try:
-        data_dir = out / "data"
+        data_dir, retriever, sizes = out / "data", out / "retriever", _int_list(codebook_sizes)
+        check_out_dir(out)
+        recover_folder(retriever)  # a previous demo killed while swapping retrievers
+        if not overwrite:
+            check_demo_outputs(out, ["retriever", "rq_kmeans"])
         console.rule(f"1/5 prepare {dataset}")
         ds = prepare_dataset(dataset, data_dir)
         console.print(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
         console.rule("2/5 embed item texts (bundled MiniLM)")
         embed_dataset(data_dir)
         console.rule("3/5 tokenize: RQ-KMeans")
-        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", codebook_sizes=_int_list(codebook_sizes))
+        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, codebook_sizes=sizes)
+        mark_demo_output(out / "rq_kmeans")
         console.rule("4/5 diagnose")
         diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
         _print_summary(diag)
@@ -478,18 +488,15 @@ def demo(
             methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
             seeds=1,
             max_train_queries=train_queries,
-            codebook_sizes=_int_list(codebook_sizes),
+            codebook_sizes=sizes,
             epochs=epochs,
             patience=2,
             beam=100,
             keep_artifacts=True,
         )
         results = run_bench(cfg, out / "bench")
-        retriever = out / "retriever"
-        if retriever.exists():
-            shutil.rmtree(retriever)
-        shutil.copytree(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever)
-    except (SemidError, ValueError) as exc:
+        replace_folder(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever, mark_demo_output)
+    except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     print(results_markdown(results))
     console.print(

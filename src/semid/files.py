@@ -4,7 +4,9 @@ crash-safe replaces."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +92,47 @@ def fsync_path(path: str | Path) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _aside(dst: Path) -> tuple[Path, Path]:
+    """Where `replace_folder` builds the new copy of `dst` and where it puts the old one, beside `dst`."""
+    return dst.with_name(f".{dst.name}.new"), dst.with_name(f".{dst.name}.old")
+
+
+def recover_folder(dst: str | Path) -> None:
+    """Undo what a killed `replace_folder(..., dst)` left: a half-made new copy goes, and the old folder comes
+    back when the kill fell between its two renames (`dst` missing)."""
+    new, old = _aside(Path(dst))
+    if new.exists():
+        shutil.rmtree(new)
+    if old.exists():
+        if Path(dst).exists():
+            shutil.rmtree(old)
+        else:
+            os.replace(old, dst)
+
+
+def replace_folder(src: str | Path, dst: str | Path, finish: Callable[[Path], None] | None = None) -> None:
+    """Make `dst` a copy of the folder `src`, replacing what `dst` held without ever deleting it first: the copy
+    is made (and `finish(copy)` run on it) in ``.<name>.new`` and synced, then the old `dst` is renamed aside,
+    the copy renamed in, and the old one removed. A failure or kill before the renames leaves the old `dst` as
+    it was; one between them leaves it in ``.<name>.old``, which `recover_folder` (run first here) restores."""
+    dst = Path(dst)
+    new, old = _aside(dst)
+    recover_folder(dst)
+    try:
+        shutil.copytree(src, new)
+        if finish is not None:
+            finish(new)
+        for folder, _, files in os.walk(new):
+            for name in files:
+                fsync_path(os.path.join(folder, name))
+            fsync_path(folder)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(new, dst)
+    fsync_path(dst.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -5,7 +5,9 @@ Folder conventions (each step reads what the previous wrote):
 - dataset folder (``semid data prepare``): items.parquet, queries.parquet, meta.json; ``semid embed``
   adds ``item_vectors.npy`` and ``item_vectors.json`` (model, dim).
 - tokenization folder (``semid tokenize``): ``tokenizer/`` (config.json + tensors.safetensors),
-  ``sid_table/`` and ``tokenize.json`` (method, dataset, fit time).
+  ``sid_table/`` and ``tokenize.json`` (method, dataset, fit time). ``semid assign`` grows its table in
+  place, so tokenizing into a folder that already holds a table needs ``overwrite`` (the table's versions
+  make each save crash-safe; they are not a history, the replaced one is gone).
 - diagnostics (``semid diagnose``): ``diagnostics.json`` and ``report.html``.
 """
 
@@ -22,9 +24,10 @@ import numpy as np
 from semid.data.format import Dataset, load_dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.embed.vectors import load_vectors
-from semid.errors import MissingResourceError
+from semid.errors import DataError, MissingResourceError, SemidError
 from semid.sid.diagnostics import compute_diagnostics
 from semid.sid.report import write_report
+from semid.sid.store import table_version
 from semid.sid.table import SIDTable
 from semid.tokenize import Codes, Tokenizer, make_tokenizer
 from semid.tokenize.base import append_dedup_token
@@ -86,13 +89,17 @@ def tokenize_dataset(
     method: str = "rq_kmeans",
     vectors: str | Path | None = None,
     dedup: bool = False,
+    overwrite: bool = False,
     **config: Any,
 ) -> TokenizeResult:
-    """Folder wrapper of `fit_sids`: read a dataset folder's vectors, save tokenizer + SID table."""
+    """Folder wrapper of `fit_sids`: read a dataset folder's vectors, save tokenizer + SID table. A SID table
+    already in `out_dir` (perhaps grown by `semid assign`) is a DataError, before any work, unless `overwrite`."""
+    out = Path(out_dir)
+    if not overwrite:
+        check_no_table(out / TABLE_DIR)
     root = Path(data_dir)
     ds = load_dataset(root)
     tok, table, seconds = fit_sids(ds, dataset_vectors(ds, root, vectors), method, dedup, **config)
-    out = Path(out_dir)
     tok.save(out / TOKENIZER_DIR)
     table.save(out / TABLE_DIR)
     info = {
@@ -104,6 +111,21 @@ def tokenize_dataset(
     }
     (out / "tokenize.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
     return TokenizeResult(tok, table, out, seconds)
+
+
+def check_no_table(table_dir: Path) -> None:
+    """DataError when `table_dir` holds a SID table: writing one there would replace it."""
+    if table_version(table_dir) is None:
+        return
+    try:
+        what = f"a SID table ({SIDTable.load(table_dir).n_items:,} items)"
+    except (SemidError, ValueError, OSError):  # unreadable: still not ours to replace silently
+        what = "a SID table"
+    raise DataError(
+        f"already holds {what}; tokenizing again would replace it, with any items `semid assign` added. "
+        "Pass --overwrite to replace it, or choose another --out",
+        source=str(table_dir),
+    )
 
 
 def resolve_table_dir(path: str | Path) -> Path:
@@ -156,7 +178,6 @@ def assign_new_items(
     """Cold start: give SIDs to new items with the fitted tokenizer, without refitting, and rewrite the
     SID table atomically. Existing items keep their SIDs; ids already in the table are an error."""
     from semid.data.format import read_items
-    from semid.errors import DataError
     from semid.tokenize import load_tokenizer
 
     root = Path(tokenize_dir)

@@ -1,6 +1,7 @@
 """The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
 
-Endpoints: ``POST /search``, ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
+Endpoints: ``POST /search`` (its answer's ``warnings`` list says e.g. that a history was longer than the
+model reads), ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
 (reload the SID table now; it is also polled every ``reload_interval_s``). The admin paths (/metrics,
 /admin/*, /docs, /openapi.json) take ``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx
 and 5xx alike, is counted in ``semid_requests_total``; semid.serve.server adds the connection-level limits.
@@ -23,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, ConfigDict
 
 from semid.errors import SemidError
+from semid.history_limit import request_warning
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
 from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
@@ -182,6 +184,8 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
                 inputs = current.encode_inputs(histories=[req.history])[0]
         except (SemidError, ValueError) as exc:  # e.g. an unknown item id in the history
             raise BadRequestError(str(exc)) from None
+        # a history longer than the model reads is cut by the backbone: the answer says so
+        warning = request_warning(current.backbone, req.history) if req.history is not None else None
         res = await batcher.submit(inputs, req.k, req.constrained)
         return {
             "items": [
@@ -190,6 +194,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             ],
             "n_sids_generated": res.n_sids_generated,
             "n_hallucinated": res.n_hallucinated,
+            "warnings": [warning] if warning is not None else [],
         }
 
     @app.get("/healthz")
