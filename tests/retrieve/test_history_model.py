@@ -69,3 +69,24 @@ def test_history_model_refuses_text_and_unknown_items(cycle):
         retriever.search(["a thing"], k=2)
     with pytest.raises(DataError, match="unknown item id 'nope'"):
         retriever.search(histories=[["i1", "nope"]], k=2)
+
+
+def test_learned_item_embeddings_survive_save_load_and_new_items_get_none(tmp_path):
+    ds = cycle_dataset()
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=3, patience=0, batch_size=16, warmup_steps=1, eval_queries=1, show_progress=False)
+    minilm = SIDModelConfig(d_model=32, decoder_layers=1, item_embeddings=True)
+    retriever, _ = fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, tmp_path / "r")
+    model = retriever.backbone.model
+    assert model.n_items == ds.n_items and bool(model.item_emb.weight[: ds.n_items].abs().sum() > 0)
+    from semid.retrieve.retriever import Retriever
+
+    loaded = Retriever.load(tmp_path / "r")
+    hist = [["i1", "i2"], ["i7"]]
+    assert [r.item_ids for r in loaded.search(histories=hist, k=5)] == [
+        r.item_ids for r in retriever.search(histories=hist, k=5)
+    ]
+    table = loaded.table.extend(["new"], Codes.full(np.array([[1, 1]], dtype=np.int32)), np.array([5]))
+    grown = loaded.with_table(table).backbone.model
+    assert int(grown.item_slot[-1]) == grown.n_items  # the shared all-zero row: content and SID tokens only
+    assert float(grown.item_emb.weight.detach()[grown.n_items].abs().sum()) == 0.0

@@ -29,7 +29,9 @@ from semid.data.format import Dataset, load_dataset, validate_queries
 from semid.embed.vectors import load_vectors
 from semid.errors import DataError
 from semid.eval.metrics import KS, evaluate, hallucination_rate
+from semid.eval.seen import drop_seen, repeats_consumption
 from semid.retrieve.build import input_kind
+from semid.retrieve.train import TrainConfig
 
 BASELINES = ("bm25", "dense", "popularity", "sasrec")
 # generative method -> (tokenizer method, tokenizer options, TIGER dedup token)
@@ -68,8 +70,8 @@ class BenchConfig:
     decoder_layers: int = 2
     epochs: int = 30  # at most; training stops after `patience` epochs without a better valid Recall@10
     patience: int = 3
-    batch_size: int = 256
-    lr: float = 1e-3
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TrainConfig.lr
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)
@@ -89,6 +91,16 @@ class BenchData:
     test: pd.DataFrame  # evaluated test records
     groups: dict[str, np.ndarray]  # head / tail / cold masks over `test`
     input_kind: str
+    exclude_seen: bool = False  # history items left out of every method's ranking (see semid.eval.seen)
+
+    def finish(self, run: list[list[str]]) -> list[list[str]]:
+        """Every method's ranked lists (fetched ``extra()`` items deep) go through this one rule."""
+        if not self.exclude_seen:
+            return [list(r)[: max(KS)] for r in run]
+        return drop_seen(run, self.test["history"].tolist(), max(KS))
+
+    def extra(self) -> int:
+        return int(self.test["history"].map(len).max()) if self.exclude_seen else 0
 
 
 def _subset(ds: Dataset, vectors: np.ndarray, keep: np.ndarray) -> tuple[Dataset, np.ndarray]:
@@ -144,7 +156,8 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     cold_mask = test["target"].isin(cold_set).to_numpy()
     head_mask = np.array([bool(head[t]) for t in test["target"]]) & ~cold_mask
     groups = {"head": head_mask, "tail": ~head_mask & ~cold_mask, "cold": cold_mask}
-    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind)
+    exclude = kind == "history" and not repeats_consumption(train["history"].tolist(), train["target"].tolist())
+    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind, exclude)
 
 
 # ------------------------------------------------------------------------------------------ methods
@@ -170,7 +183,7 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
     from semid.eval.baselines import BM25Retriever, DenseRetriever, PopularityRetriever
 
     ids = data.ds.items["item_id"].tolist()
-    kmax = max(KS)
+    kmax = max(KS) + data.extra()
     t0 = time.perf_counter()
     if name == "bm25":
         run = BM25Retriever(ids, data.ds.items["text"].tolist()).search(_query_texts(data), kmax)
@@ -184,6 +197,7 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
         run = fit_sasrec(data.ds).search(data.test["history"].tolist(), kmax)
     else:
         raise DataError(f"unknown baseline {name!r}", source="methods")
+    run = data.finish(run)
     res = evaluate(_qrels(data.test), run, _metric_names(), data.groups)
     res["all"]["ret_per"] = float(np.mean([len(r) for r in run]))
     return {"splits": res, "seconds": time.perf_counter() - t0}
@@ -194,7 +208,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.sid_model import SIDModelConfig
-    from semid.retrieve.train import TrainConfig, fit_retriever
+    from semid.retrieve.train import fit_retriever
 
     method, options, dedup = GENERATIVE[name]
     options = dict(options)
@@ -254,7 +268,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     for start in range(0, len(inputs), 64):
         batch = inputs[start : start + 64]
         res = retriever.generate(batch, beam=cfg.beam, constrained=True)
-        for r, sids in zip(retriever.expand(res, max(KS)), res.sids, strict=True):
+        for r, sids in zip(retriever.expand(res, max(KS) + data.extra()), res.sids, strict=True):
             run.append(r.item_ids)
             valid = sids[sids >= 0]
             per_query_items.append(int(sid_sizes[valid].sum()))
@@ -263,6 +277,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
             generated.append(r.n_sids_generated)
             hallucinated.append(r.n_hallucinated)
     eval_seconds = time.perf_counter() - t2
+    run = data.finish(run)
     splits = evaluate(_qrels(data.test), run, _metric_names(), data.groups)
     splits["all"]["ret_per"] = float(np.mean(per_query_items))
     splits["all"]["hallucination"] = hallucination_rate(generated, hallucinated)

@@ -83,14 +83,16 @@ class MiniLMBackbone:
         tok = torch.from_numpy(tokens.astype(np.int64))
         with torch.no_grad():
             vectors = self.model.out_rows.detach().cpu()[tok].sum(dim=1)
+        slots = torch.full((len(tokens),), self.model.n_items, dtype=torch.long)
         stored = getattr(self, "stored_vectors", None)
-        if stored is not None:
+        if stored is not None:  # the training catalogue: its vectors and, in its order, its learned embeddings
             ids, vecs = stored
             row_of = {x: i for i, x in enumerate(self.table.item_ids.to_pylist())}
             rows = np.array([row_of.get(x, -1) for x in ids], dtype=np.int64)
             keep = rows >= 0
             vectors[torch.from_numpy(rows[keep])] = vecs[torch.from_numpy(np.flatnonzero(keep))]
-        self.model.set_items(vectors, tok)
+            slots[torch.from_numpy(rows[keep])] = torch.from_numpy(np.flatnonzero(keep))
+        self.model.set_items(vectors, tok, slots)
 
     def store_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
         self.stored_vectors = (list(item_ids), torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)))
@@ -175,6 +177,8 @@ class MiniLMBackbone:
             (folder / "stored_item_ids.json").write_text(json.dumps(stored[0]), encoding="utf-8")
         save_file(tensors, str(folder / "model.safetensors"))
         meta = {"config": self.config(), "dim": self.model.dim, "input_kind": self.input_kind}
+        if self.input_kind == "history":
+            meta["n_items"] = self.model.n_items
         (folder / "config.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -182,7 +186,7 @@ class MiniLMBackbone:
         meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         cfg = {k: v for k, v in meta["config"].items() if k not in ("backbone", "encoder")}
         vocab = SIDVocab(0, tuple(table.codebook_sizes))
-        model = SIDModel(SIDModelConfig(**cfg), vocab, int(meta["dim"]), meta["input_kind"])
+        model = SIDModel(SIDModelConfig(**cfg), vocab, int(meta["dim"]), meta["input_kind"], meta.get("n_items", 0))
         tensors = load_file(str(folder / "model.safetensors"))
         stored = tensors.pop("stored_item_vectors", None)
         model.load_state_dict(tensors)

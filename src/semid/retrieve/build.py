@@ -62,7 +62,7 @@ def build_backbone(
     rows = table.lookup(ds.items["item_id"].tolist())
     codes = table.item_codes()
     mine = Codes(codes.codes[rows], codes.lengths[rows])
-    model = SIDModel(cfg.minilm, vocab, vectors.shape[1], kind)
+    model = SIDModel(cfg.minilm, vocab, vectors.shape[1], kind, n_items=len(ds.items))
     model.init_output_rows(additive_code_vectors(mine, vectors, vocab))
     backbone = MiniLMBackbone(model.to(device), table, cfg.encoder, encoder)
     if kind == "history":

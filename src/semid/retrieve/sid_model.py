@@ -39,6 +39,8 @@ class SIDModelConfig:
     max_history: int = 20  # most recent history items kept
     dropout: float = 0.1
     init_scale: float = 20.0  # initial inverse temperature of the output scores (unit-length vectors)
+    item_embeddings: bool = True  # histories: also a learned embedding per training item (collaborative signal)
+    item_dropout: float = 0.1  # training: share of history items shown without their learned embedding
 
 
 def additive_code_vectors(codes: Codes, vectors: np.ndarray, vocab: SIDVocab, iters: int = 4) -> np.ndarray:
@@ -86,11 +88,12 @@ class SIDModel(nn.Module):
     item_tokens: torch.Tensor
     allowed: torch.Tensor
 
-    def __init__(self, cfg: SIDModelConfig, vocab: SIDVocab, dim: int, input_kind: str) -> None:
+    def __init__(self, cfg: SIDModelConfig, vocab: SIDVocab, dim: int, input_kind: str, n_items: int = 0) -> None:
         super().__init__()
         if input_kind not in ("text", "history"):
             raise ValueError(f"input_kind must be 'text' or 'history', got {input_kind!r}")
         self.cfg, self.vocab, self.dim, self.input_kind = cfg, vocab.local(), dim, input_kind
+        self.n_items = n_items if cfg.item_embeddings and input_kind == "history" else 0
         d, n_tok, n_layers = cfg.d_model, self.vocab.n_sid_tokens, len(vocab.codebook_sizes)
         self.tok_emb = nn.Embedding(n_tok + 1, d)  # + BOS (the last row)
         self.step_emb = nn.Embedding(n_layers + 1, d)
@@ -120,6 +123,10 @@ class SIDModel(nn.Module):
             nn.init.zeros_(self.query_out.bias)
             self.register_buffer("item_vectors", torch.zeros(0, dim), persistent=False)
             self.register_buffer("item_tokens", torch.zeros(0, n_layers, dtype=torch.long), persistent=False)
+            # slot of each table item's learned embedding; items unseen in training share the zero row n_items
+            self.item_emb = nn.Embedding(self.n_items + 1, d, padding_idx=self.n_items)
+            nn.init.normal_(self.item_emb.weight[: self.n_items], std=0.02)
+            self.register_buffer("item_slot", torch.zeros(0, dtype=torch.long), persistent=False)
         # allowed[t, token]: the tokens that can occur at step t (layer t's codes; EOS after the first code)
         allowed = torch.zeros(n_layers + 1, n_tok, dtype=torch.bool)
         for t in range(n_layers):
@@ -132,10 +139,12 @@ class SIDModel(nn.Module):
         with torch.no_grad():
             self.out_rows.copy_(torch.from_numpy(code_vectors))
 
-    def set_items(self, item_vectors: torch.Tensor, item_tokens: torch.Tensor) -> None:
-        """History inputs: every catalogue item's content vector and SID tokens (local ids, 0 past the end)."""
+    def set_items(self, item_vectors: torch.Tensor, item_tokens: torch.Tensor, item_slot: torch.Tensor) -> None:
+        """History inputs: every catalogue item's content vector, SID tokens (local ids, 0 past the end) and
+        learned-embedding slot (``n_items``: none)."""
         self.item_vectors = item_vectors.to(self.out_rows.device)
         self.item_tokens = item_tokens.to(self.out_rows.device)
+        self.item_slot = item_slot.clamp(max=self.n_items).to(self.out_rows.device)
 
     # --------------------------------------------------------------------------------------------- encode
 
@@ -148,6 +157,12 @@ class SIDModel(nn.Module):
         pad = inputs < 0
         rows = inputs.clamp(min=0)
         x = self.item_in(self.item_vectors[rows]) + self.tok_emb(self.item_tokens[rows]).sum(dim=2)
+        if self.n_items:
+            slots = self.item_slot[rows]
+            if self.training and self.cfg.item_dropout > 0:  # so items without an embedding (cold) still work
+                drop = torch.rand(slots.shape, device=slots.device) < self.cfg.item_dropout
+                slots = slots.masked_fill(drop, self.n_items)
+            x = x + self.item_emb(slots)
         x = x + self.pos_emb(torch.arange(inputs.shape[1], device=inputs.device))[None]
         x = x.masked_fill(pad[:, :, None], 0.0)
         memory = self.encoder(x, src_key_padding_mask=pad) if self.cfg.encoder_layers else self.encoder(x)

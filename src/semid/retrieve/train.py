@@ -38,8 +38,9 @@ from semid.sid.table import SIDTable
 class TrainConfig:
     epochs: int = 30  # at most; early stopping usually ends sooner
     patience: int = 3  # epochs without a better valid Recall@10 before stopping (0: run every epoch)
-    batch_size: int = 256
-    lr: float = 1e-3
+    # measured on movielens (3 runs in the issue-10 note): 3e-3 at 512 pairs learns faster per epoch than 1e-3 at 256
+    batch_size: int = 512
+    lr: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then a constant rate
     index_pairs: bool = True  # text queries: add item text -> SID pairs for every item
