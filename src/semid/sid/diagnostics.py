@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from semid.tokenize.base import Codes
+from semid.codes import Codes
 
 QUANTILES = {"p80": 0.80, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 

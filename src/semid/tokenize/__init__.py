@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from semid.codes import PAD, Codes
 from semid.errors import DataError
 from semid.tokenize.adaptive import AdaptiveRQ, AdaptiveRQConfig
 from semid.tokenize.atomic import AtomicConfig, AtomicIDs
-from semid.tokenize.base import PAD, Codes, Tokenizer, read_folder
+from semid.tokenize.base import Tokenizer, read_folder
 from semid.tokenize.hkmeans import HierarchicalKMeans, HKMeansConfig
 from semid.tokenize.hourglass import HourglassConfig, HourglassFix
 from semid.tokenize.rq_kmeans import RQKMeans, RQKMeansConfig

@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from semid.codes import PAD, Codes, code_keys
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.base import PAD, Codes, code_keys, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import anchored_kmeans, check_codebook_sizes, fit_codebook, nearest, sum_codebooks
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from semid.codes import Codes, find_sorted
 from semid.embed.vectors import check_fit_vectors, check_vectors
-from semid.tokenize.base import Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest
 
 
@@ -54,10 +55,9 @@ class AtomicIDs:
         x = check_vectors(vectors, source="vectors", dim=self.vectors.shape[1]).astype(np.float16)
         known = _row_keys(self.vectors)
         order = np.argsort(known, kind="stable")
-        keys = _row_keys(x)
-        pos = np.minimum(np.searchsorted(known[order], keys), len(order) - 1)
+        pos, seen = find_sorted(known[order], _row_keys(x))
         codes = order[pos].astype(np.int32)
-        unseen = known[codes] != keys
+        unseen = ~seen
         if unseen.any():
             codes[unseen] = nearest(self.vectors.astype(np.float32), x[unseen].astype(np.float32))
         return Codes.full(codes[:, None])

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.base import PAD, Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest, train_kmeans
 
 

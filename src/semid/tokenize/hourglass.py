@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from semid.codes import PAD, Codes
 from semid.errors import DataError
-from semid.tokenize.base import CONFIG_FILE, PAD, Codes, Tokenizer, read_folder, write_folder
+from semid.tokenize.base import CONFIG_FILE, Tokenizer, read_folder, write_folder
 
 MODES = ("drop_layer2", "top_k")
 

@@ -14,9 +14,10 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from semid.codes import Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.base import Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 
 
 @dataclass

@@ -27,10 +27,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.adaptive import check_head_stage, head_sizes, variant_name
-from semid.tokenize.base import PAD, Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.checkpoint import load_checkpoint, save_checkpoint
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import check_codebook_sizes, fit_codebook, nearest
