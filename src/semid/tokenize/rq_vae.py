@@ -30,11 +30,11 @@ from tqdm.auto import tqdm
 from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.adaptive import check_head_stage, head_sizes, variant_name
 from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.checkpoint import load_checkpoint, save_checkpoint
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.rq_kmeans import check_codebook_sizes, fit_codebook, nearest
+from semid.tokenize.staging import check_head_stage, resolve_head_sizes, variant_name
 
 
 @dataclass
@@ -149,7 +149,7 @@ class RQVAE:
 
     @property
     def head_codebook_sizes(self) -> list[int]:
-        return head_sizes(self.config.codebook_sizes, self.config.head_codebook_sizes)
+        return resolve_head_sizes(self.config)
 
     @property
     def device(self) -> torch.device:
