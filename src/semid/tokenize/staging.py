@@ -75,8 +75,8 @@ class HeadStage(Generic[A]):
 
 class StagedQuantizer(Protocol[A]):
     def fit_stage(self, x: np.ndarray, stage: Stage[A]) -> tuple[A, Codes | None]:
-        """Fit `stage` on the vectors `x`; return the codebooks as they end the stage and, under SARQ, the
-        codes of `x` cut to their depths (None where no tables are needed)."""
+        """Fit `stage` on the vectors `x`; return the codebooks as they end the stage and, where the stage
+        decides SARQ depths itself (no ``stage.tables``), the codes of `x` cut to them; else None is fine."""
         ...
 
 
