@@ -116,7 +116,7 @@ class HourglassFix:
 
     @classmethod
     def load(cls, path: str | Path) -> HourglassFix:
-        from semid.tokenize import load_tokenizer  # the base may be any registered tokenizer
+        from semid.tokenize.registry import load_tokenizer  # the base may be any registered tokenizer
 
         payload, tensors = read_folder(path)
         tok = cls(load_tokenizer(Path(path) / "base"), HourglassConfig(**payload["config"]))
