@@ -3,7 +3,8 @@
 Methods: ``dsi`` (atomic item IDs), ``nci`` (hierarchical k-means), ``rq_kmeans``, ``rq_vae`` (TIGER), and the
 adaptive ones ``sarq``, ``acrq``, ``sa2crq`` on either
 quantizer (``quantizer="rq_kmeans"``, the default, or ``"rq_vae"``); any fixed-length method can be
-wrapped in an hourglass fix (``hourglass="top_k"`` or ``"drop_layer2"``).
+wrapped in an hourglass fix (``hourglass="top_k"`` or ``"drop_layer2"``). Every method is registered once,
+in semid.tokenize.registry (make_tokenizer, load_tokenizer).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""SARQ, ACRQ and SA²CRQ on residual k-means (paper 001 Sec. 2; SPEC.md "Tokenizers").
+"""SARQ, ACRQ and SA²CRQ on residual k-means: Sec. 2 of "Towards Efficient and Generalizable Retrieval:
+Adaptive Semantic Quantization and Residual Knowledge Transfer" (arXiv:2602.23978), whose stages
+semid.tokenize.staging runs; this module fits one stage (AdaptiveRQ.fit_stage).
 
 - SARQ (``adaptive``): layer l >= 2 is fitted on, and assigned to, only the items whose prefix of length
   l-1 has P > tau (see semid.tokenize.prefix); the prefix tables are saved and decide new items' depths.

@@ -1,4 +1,5 @@
-"""DSI's atomic IDs: one token per item, no shared structure (the baseline semantic IDs improve on).
+"""Atomic IDs of "Transformer Memory as a Differentiable Search Index" (DSI, arXiv:2202.06991): one token
+per item, no shared structure (the baseline semantic IDs improve on).
 
 Item i of the fitted catalogue gets the single-token code (i,). A new item (cold start) has no token the
 model has learned; it shares the code of its nearest fitted item (L2), the closest DSI can do without

@@ -71,7 +71,8 @@ def read_folder(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]
 
 
 def append_dedup_token(codes: Codes, existing: Codes | None = None) -> tuple[Codes, int]:
-    """TIGER's collision fix: append to each fixed-length code its rank among the items sharing it
+    """The collision fix of "Recommender Systems with Generative Retrieval" (TIGER, arXiv:2305.05065):
+    append to each fixed-length code its rank among the items sharing it
     (after the items of `existing`, which already carry theirs). Returns the codes and the dedup size."""
     if (codes.lengths != codes.n_layers).any():
         raise DataError("the dedup token applies to fixed-length codes only", source="codes")

@@ -1,4 +1,6 @@
-"""NCI/DSI-style hierarchical k-means IDs: recursive clustering, then the item's rank inside its leaf.
+"""Hierarchical k-means IDs: recursive clustering, then the item's rank inside its leaf, the semantic
+identifiers of "A Neural Corpus Indexer for Document Retrieval" (NCI, arXiv:2206.02743) after
+"Transformer Memory as a Differentiable Search Index" (DSI, arXiv:2202.06991).
 
 A group of items larger than the layer's codebook size is split by k-means (the token is the cluster);
 a group that fits becomes a leaf and its items take tokens 0, 1, ... in order of distance to the group's

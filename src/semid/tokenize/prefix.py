@@ -1,4 +1,5 @@
-"""SARQ's prefix-probability tables and depth rule (paper 001, Sec. 2.1; SPEC.md "Tokenizers").
+"""SARQ's prefix-probability tables and depth rule: Sec. 2.1 of "Towards Efficient and Generalizable
+Retrieval: Adaptive Semantic Quantization and Residual Knowledge Transfer" (arXiv:2602.23978).
 
 Path entropy of a prefix is ``I(c_1..c_{l-1}) = -log P(c_1..c_{l-1})`` with P the share of training items
 whose code starts with that prefix. An item continues to layer l >= 2 only while ``P(prefix) > tau``

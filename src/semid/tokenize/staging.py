@@ -81,8 +81,8 @@ class StagedQuantizer(Protocol[A]):
 
 
 def default_head_sizes(sizes: list[int]) -> list[int]:
-    """M/4, M/2, M, M, ... per layer: small early layers for coarse head semantics (the paper's Table 2
-    puts [512, 512, 4096] first)."""
+    """M/4, M/2, M, M, ... per layer: small early layers for coarse head semantics (ACRQ's curriculum,
+    Sec. 2.2; in Table 2 of the paper above, [512, 512, 4096] limits head-item collisions best)."""
     fractions = [0.25, 0.5] + [1.0] * max(0, len(sizes) - 2)
     return [max(1, int(m * f)) for m, f in zip(sizes, fractions, strict=False)]
 
