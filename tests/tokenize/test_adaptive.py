@@ -7,6 +7,7 @@ from semid.errors import DataError
 from semid.tokenize import AdaptiveRQ, Codes, load_tokenizer, make_tokenizer
 from semid.tokenize.adaptive import AdaptiveRQConfig
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
+from semid.tokenize.staging import Stage
 from tests.conftest import clustered
 
 
@@ -95,8 +96,7 @@ def test_anchors_bit_identical_after_tail_stage(build):
     cfg = build(codebook_sizes=SIZES, head_codebook_sizes=head_sizes, min_items=10)
     tok = fit(cfg, x, is_head)
     stage1 = AdaptiveRQ(dataclasses.replace(cfg, show_progress=False))
-    stage1.tau = tok.tau  # the head stage alone, with the same budget
-    anchors, _ = stage1._quantize(x[is_head], head_sizes, None, None, "head")
+    anchors, _ = stage1.fit_stage(x[is_head], Stage("head", head_sizes, tok.tau))  # the head stage alone, same budget
     for layer, m in enumerate(head_sizes):
         assert tok.codebooks[layer].shape[0] == SIZES[layer]
         np.testing.assert_array_equal(tok.codebooks[layer][:m], anchors[layer])  # bit for bit

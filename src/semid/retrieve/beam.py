@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from semid.codes import find_sorted
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.trie import SIDTrie
 
@@ -46,8 +47,8 @@ class TrieTensors:
     def lookup(self, nodes: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """For nodes [...] and codes [...] (broadcast): (edge exists, child node or -1)."""
         keys = nodes * self.key_base + codes
-        pos = torch.searchsorted(self.edge_key, keys).clamp(max=self.edge_key.numel() - 1)
-        ok = (self.edge_key[pos] == keys) & (nodes >= 0)
+        pos, found = find_sorted(self.edge_key, keys)
+        ok = found & (nodes >= 0)
         return ok, torch.where(ok, self.edge_child[pos], torch.full_like(pos, -1))
 
 

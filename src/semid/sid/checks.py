@@ -12,8 +12,8 @@ from typing import Any, NoReturn, TypeGuard
 import numpy as np
 import pyarrow as pa
 
+from semid.codes import code_keys
 from semid.errors import DataError
-from semid.tokenize.base import code_keys
 
 PER_ITEM = ("popularity", "is_head", "item_sid", "sid_items")
 PER_SID = ("sid_codes", "sid_lengths")

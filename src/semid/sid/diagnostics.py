@@ -1,9 +1,15 @@
-"""What is wrong with a set of SIDs, as numbers (paper 003 Figs. 2-4; paper 000 Table 2, Figs. 4-8).
+"""What is wrong with a set of SIDs, as numbers.
 
 Pure functions over codes. Per layer: token distribution statistics (entropy, Gini, std,
 utilisation, the share of the top tokens: the "super-routers" of the hourglass), path sparsity,
 fan-in/fan-out between consecutive layers. Overall: SIDs, collisions, items per SID, code lengths
 split by head and tail.
+
+The per-layer statistics and the layer-to-layer connections are those with which "Breaking the
+Hourglass Phenomenon of Residual Quantization: Enhancing the Upper Bound of Generative Retrieval"
+(arXiv:2407.21488) shows the hourglass (Figs. 2-4); the SID counts, items-per-SID quantiles and head/tail
+code lengths those of "Towards Efficient and Generalizable Retrieval: Adaptive Semantic Quantization and
+Residual Knowledge Transfer" (arXiv:2602.23978; Table 2, Figs. 4-8).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from semid.tokenize.base import Codes
+from semid.codes import Codes
 
 QUANTILES = {"p80": 0.80, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 
@@ -36,7 +42,8 @@ def gini(counts: np.ndarray) -> float:
 
 
 def token_stats(counts: np.ndarray) -> dict[str, float]:
-    """Statistics of one layer's token counts (length = codebook size, unused codes as 0)."""
+    """Statistics of one layer's token counts (length = codebook size, unused codes as 0): entropy, Gini and
+    std as in Fig. 3 of the hourglass paper (module docstring), utilisation and the top tokens' share."""
     size = counts.shape[0]
     total = int(counts.sum())
     ent = entropy_bits(counts)
@@ -93,7 +100,7 @@ def length_summary(lengths: np.ndarray, n_layers: int) -> dict[str, Any]:
 
 
 def compute_diagnostics(codes: Codes, codebook_sizes: list[int], is_head: np.ndarray | None = None) -> dict[str, Any]:
-    """Every diagnostic of SPEC.md "Diagnostics" as a JSON-ready dict."""
+    """Every diagnostic of this module as a JSON-ready dict: per layer, then over the whole set of SIDs."""
     L = codes.n_layers
     sizes = codebook_sizes[:L]
     layers: list[dict[str, Any]] = []

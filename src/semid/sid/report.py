@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from semid.codes import Codes
 from semid.sid.diagnostics import sid_group_sizes, transition_matrix
-from semid.tokenize.base import Codes
 
 
 def _png(fig: Figure) -> str:

@@ -24,9 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from semid.codes import PAD, Codes, code_keys, find_sorted
 from semid.errors import DataError
 from semid.sid.store import TABLE_META, read_table_files, read_version, write_table_files, write_version
-from semid.tokenize.base import PAD, Codes, code_keys
 
 __all__ = ["TABLE_META", "SIDTable"]
 
@@ -192,12 +192,8 @@ class SIDTable:
             if codes.n_layers < self.n_layers:
                 pad = np.full((codes.n_items, self.n_layers - codes.n_layers), PAD, dtype=np.int32)
                 codes = Codes(np.hstack([codes.codes, pad]), codes.lengths)
-        table_keys = code_keys(self.sid_code_matrix().codes)
-        query_keys = code_keys(codes.codes)
-        pos = np.searchsorted(table_keys, query_keys)
-        pos_c = np.minimum(pos, self.n_sids - 1)
-        found = (pos < self.n_sids) & (table_keys[pos_c] == query_keys) & ~too_long
-        return np.where(found, pos_c, -1).astype(np.int64)
+        pos, found = find_sorted(code_keys(self.sid_code_matrix().codes), code_keys(codes.codes))
+        return np.where(found & ~too_long, pos, -1).astype(np.int64)
 
     def lookup(self, ids: Sequence[str]) -> np.ndarray:
         """Row index of each item id; DataError naming the first unknown id."""
@@ -208,7 +204,7 @@ class SIDTable:
         assert self._id_order is not None
         query = pa.array(list(ids), type=pa.string())
         qh = _hash_ids(query)
-        pos = np.minimum(np.searchsorted(self._id_hashes, qh), max(len(self._id_hashes) - 1, 0))
+        pos, _ = find_sorted(self._id_hashes, qh)  # a hash match is not enough: the ids are compared below
         out = self._id_order[pos].astype(np.int64)
         same = pc.equal(self.item_ids.take(pa.array(out)), query).to_numpy(zero_copy_only=False)
         for i in np.flatnonzero(~same):  # a hash collision (two ids, one hash) or an unknown id

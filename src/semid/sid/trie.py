@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from semid.codes import code_keys, find_sorted
 from semid.sid.table import SIDTable
-from semid.tokenize.base import code_keys
 
 
 @dataclass
@@ -94,6 +94,6 @@ class SIDTrie:
     def child(self, nodes: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """Child of each (node, code), or -1 where the trie has no such edge."""
         keys = nodes.astype(np.int64) * self.key_base + codes
-        pos = np.minimum(np.searchsorted(self.edge_key, keys), self.edge_key.size - 1)
-        ok = (self.edge_key[pos] == keys) & (nodes >= 0) & (codes >= 0)
+        pos, found = find_sorted(self.edge_key, keys)
+        ok = found & (nodes >= 0) & (codes >= 0)
         return np.where(ok, self.edge_child[pos], -1)

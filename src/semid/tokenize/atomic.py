@@ -1,4 +1,5 @@
-"""DSI's atomic IDs: one token per item, no shared structure (the baseline semantic IDs improve on).
+"""Atomic IDs of "Transformer Memory as a Differentiable Search Index" (DSI, arXiv:2202.06991): one token
+per item, no shared structure (the baseline semantic IDs improve on).
 
 Item i of the fitted catalogue gets the single-token code (i,). A new item (cold start) has no token the
 model has learned; it shares the code of its nearest fitted item (L2), the closest DSI can do without
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from semid.codes import Codes, find_sorted
 from semid.embed.vectors import check_fit_vectors, check_vectors
-from semid.tokenize.base import Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest
 
 
@@ -54,10 +56,9 @@ class AtomicIDs:
         x = check_vectors(vectors, source="vectors", dim=self.vectors.shape[1]).astype(np.float16)
         known = _row_keys(self.vectors)
         order = np.argsort(known, kind="stable")
-        keys = _row_keys(x)
-        pos = np.minimum(np.searchsorted(known[order], keys), len(order) - 1)
+        pos, seen = find_sorted(known[order], _row_keys(x))
         codes = order[pos].astype(np.int32)
-        unseen = known[codes] != keys
+        unseen = ~seen
         if unseen.any():
             codes[unseen] = nearest(self.vectors.astype(np.float32), x[unseen].astype(np.float32))
         return Codes.full(codes[:, None])

@@ -1,4 +1,6 @@
-"""NCI/DSI-style hierarchical k-means IDs: recursive clustering, then the item's rank inside its leaf.
+"""Hierarchical k-means IDs: recursive clustering, then the item's rank inside its leaf, the semantic
+identifiers of "A Neural Corpus Indexer for Document Retrieval" (NCI, arXiv:2206.02743) after
+"Transformer Memory as a Differentiable Search Index" (DSI, arXiv:2202.06991).
 
 A group of items larger than the layer's codebook size is split by k-means (the token is the cluster);
 a group that fits becomes a leaf and its items take tokens 0, 1, ... in order of distance to the group's
@@ -17,9 +19,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.base import PAD, Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.rq_kmeans import nearest, train_kmeans
 
 

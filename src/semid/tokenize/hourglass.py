@@ -1,7 +1,10 @@
-"""Hourglass fixes (paper 003, Sec. 5) as post-processing of any fixed-length tokenizer.
+"""Hourglass fixes as post-processing of any fixed-length tokenizer, from "Breaking the Hourglass
+Phenomenon of Residual Quantization: Enhancing the Upper Bound of Generative Retrieval" (arXiv:2407.21488).
 
-- ``drop_layer2``: every code loses its layer-2 token; position 2 then holds layer-3 tokens, and so on.
-- ``top_k``: only items whose layer-2 token is among the K most frequent (the "super-routers") lose it.
+- ``drop_layer2`` (its Sec. 4.1, heuristic method): every code loses its layer-2 token; position 2 then
+  holds layer-3 tokens, and so on.
+- ``top_k`` (its Sec. 4.2, variable-length SIDs): only items whose layer-2 token is among the K most
+  frequent (the "super-routers") lose it.
   Tokens stay layer-specific, so position 2 now has its own vocabulary: code ``c < M_2`` is layer-2
   token c (never a top-K one), code ``M_2 + c`` is layer-3 token c of an item that skipped layer 2.
   Such items have length L-1, the others keep L.
@@ -17,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from semid.codes import PAD, Codes
 from semid.errors import DataError
-from semid.tokenize.base import CONFIG_FILE, PAD, Codes, Tokenizer, read_folder, write_folder
+from semid.tokenize.base import CONFIG_FILE, Tokenizer, read_folder, write_folder
 
 MODES = ("drop_layer2", "top_k")
 
@@ -115,7 +119,7 @@ class HourglassFix:
 
     @classmethod
     def load(cls, path: str | Path) -> HourglassFix:
-        from semid.tokenize import load_tokenizer  # the base may be any registered tokenizer
+        from semid.tokenize.registry import load_tokenizer  # the base may be any registered tokenizer
 
         payload, tensors = read_folder(path)
         tok = cls(load_tokenizer(Path(path) / "base"), HourglassConfig(**payload["config"]))

@@ -1,4 +1,5 @@
-"""SARQ's prefix-probability tables and depth rule (paper 001, Sec. 2.1; SPEC.md "Tokenizers").
+"""SARQ's prefix-probability tables and depth rule: Sec. 2.1 of "Towards Efficient and Generalizable
+Retrieval: Adaptive Semantic Quantization and Residual Knowledge Transfer" (arXiv:2602.23978).
 
 Path entropy of a prefix is ``I(c_1..c_{l-1}) = -log P(c_1..c_{l-1})`` with P the share of training items
 whose code starts with that prefix. An item continues to layer l >= 2 only while ``P(prefix) > tau``
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semid.tokenize.base import PAD, Codes, code_keys
+from semid.codes import PAD, Codes, code_keys, find_sorted
 
 
 def resolve_tau(tau: float | None, min_items: int | None, n_train: int) -> float:
@@ -53,12 +54,10 @@ class PrefixTables:
     def count(self, prefixes: np.ndarray) -> np.ndarray:
         """Training items under each prefix (rows of equal length l >= 1); 0 for unseen prefixes."""
         length = prefixes.shape[1]
-        table_keys, table_counts = self.keys[length - 1], self.counts[length - 1]
-        if table_keys.size == 0:
-            return np.zeros(prefixes.shape[0], dtype=np.int64)
-        q = code_keys(prefixes)
-        pos = np.minimum(np.searchsorted(table_keys, q), table_keys.size - 1)
-        return np.where(table_keys[pos] == q, table_counts[pos], 0)
+        pos, found = find_sorted(self.keys[length - 1], code_keys(prefixes))
+        out = np.zeros(prefixes.shape[0], dtype=np.int64)
+        out[found] = self.counts[length - 1][pos[found]]
+        return out
 
     def prob(self, prefixes: np.ndarray) -> np.ndarray:
         return self.count(prefixes) / max(self.n_train, 1)

@@ -1,4 +1,6 @@
-"""RQ-KMeans: k-means on the vectors, then k-means on the residuals, layer by layer (OneRec/OneSearch).
+"""RQ-KMeans: k-means on the vectors, then k-means on the residuals, layer by layer, the semantic IDs of
+"OneRec Technical Report" (arXiv:2506.13695) and "OneSearch: A Preliminary Exploration of the Unified
+End-to-End Generative Framework for E-commerce Search" (arXiv:2509.03236).
 
 Each layer is trained with faiss k-means (subsampled to ``max_points_per_centroid`` points per
 centroid, as faiss does) and every item is assigned to its nearest centroid, exactly; the residual
@@ -14,9 +16,10 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from semid.codes import Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
-from semid.tokenize.base import Codes, read_folder, write_folder
+from semid.tokenize.base import read_folder, write_folder
 
 
 @dataclass
@@ -151,7 +154,9 @@ def fit_codebook(x: np.ndarray, k: int, n_iter: int, seed: int, max_points_per_c
 def anchored_kmeans(
     x: np.ndarray, anchors: np.ndarray, n_new: int, n_iter: int, seed: int, max_points_per_centroid: int
 ) -> np.ndarray:
-    """ACRQ's tail stage for one layer: a codebook of frozen `anchors` plus `n_new` trainable codes.
+    """ACRQ's tail stage for one layer: a codebook of frozen `anchors` plus `n_new` trainable codes (the
+    anchored transfer of Sec. 2.2 of "Towards Efficient and Generalizable Retrieval: Adaptive Semantic
+    Quantization and Residual Knowledge Transfer", arXiv:2602.23978, with k-means in place of gradients).
 
     Lloyd iterations over `x` where every point is assigned among all codes but only the new codes move,
     each to the mean of the points it holds (the codebook loss masked to extension assignments). The new
