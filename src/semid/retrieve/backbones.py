@@ -2,8 +2,9 @@
 
 - ``minilm`` (default): semid.retrieve.sid_model — frozen MiniLM query vectors (text) or the items' content
   vectors and SID tokens (history), and a small SID decoder. Learns in CPU-minutes.
-- ``t5``: a T5 encoder-decoder over WordPiece + SID tokens trained from scratch, TIGER's setting, or any local
-  Hugging Face T5 checkpoint (semid.retrieve.model).
+- ``t5``: a T5 encoder-decoder over WordPiece + SID tokens trained from scratch (the setting of "Recommender
+  Systems with Generative Retrieval", arXiv:2305.05065), or any local Hugging Face T5 checkpoint
+  (semid.retrieve.model).
 
 A backbone turns raw queries or histories into per-example inputs (``encode``), batches them with target
 SIDs into the tensors its loss module takes (``collate``), and gives beam search its step function.

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from semid.codes import Codes
 from semid.data.format import Dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
@@ -20,7 +21,6 @@ from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
-from semid.tokenize.base import Codes
 
 
 @dataclass

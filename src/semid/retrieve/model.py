@@ -3,7 +3,8 @@
 A T5-style encoder-decoder (Hugging Face ``T5ForConditionalGeneration`` built from a config: trained
 from scratch, since no weights can be downloaded) whose vocabulary is the text tokenizer's (the WordPiece
 vocabulary bundled with MiniLM by default) followed by the SID tokens (semid.retrieve.vocab). Inputs are
-query text, or a user's history as the SID tokens of its items, each item closed by EOS (TIGER).
+query text, or a user's history as the SID tokens of its items, each item closed by EOS, as in "Recommender
+Systems with Generative Retrieval" (TIGER, arXiv:2305.05065).
 A local Hugging Face T5 checkpoint can replace the from-scratch model (``pretrained``).
 """
 

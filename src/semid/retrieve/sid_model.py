@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from semid.codes import Codes
 from semid.retrieve.vocab import SIDVocab
-from semid.tokenize.base import Codes
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semid.tokenize.base import Codes
+from semid.codes import Codes
 
 
 @dataclass(frozen=True)
