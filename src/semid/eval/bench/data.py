@@ -31,11 +31,18 @@ class BenchData:
     input_kind: str
     exclude_seen: bool = False  # history items left out of every method's ranking (see semid.eval.seen)
 
-    def finish(self, run: list[list[str]]) -> list[list[str]]:
-        """Every method's ranked lists (fetched ``extra()`` items deep) go through this one rule."""
+    def drop_seen(self, run: list[list[str]], rows: slice = slice(None)) -> list[list[str]]:
+        """Each list without its query's history items where the bench leaves them out, not cut; `rows`: the
+        test records that `run` answers."""
         if not self.exclude_seen:
-            return [list(r)[: max(KS)] for r in run]
-        return drop_seen(run, self.test["history"].tolist(), max(KS))
+            return [list(r) for r in run]
+        longest = max((len(r) for r in run), default=0)
+        return drop_seen(run, self.test["history"].iloc[rows].tolist(), longest)
+
+    def finish(self, run: list[list[str]], rows: slice = slice(None)) -> list[list[str]]:
+        """Every method's ranked lists (fetched ``extra()`` items deep) go through this one rule: history
+        items out (`drop_seen`), then the top max(KS) kept."""
+        return [r[: max(KS)] for r in self.drop_seen(run, rows)]
 
     def extra(self) -> int:
         return int(self.test["history"].map(len).max()) if self.exclude_seen else 0
