@@ -128,25 +128,20 @@ def tokenize(
     """Fit a SID tokenizer on the items and write the SID table (never over an existing one without --overwrite)."""
     from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
-    from semid.pipeline import tokenize_dataset
+    from semid.pipeline import tokenize_dataset, tokenizer_options
 
-    options: dict[str, object] = {"codebook_sizes": _int_list(codebook_sizes), "seed": seed}
-    if method == "dsi":  # one token per item: no codebooks, nothing random
-        options = {}
-    if tau is not None:
-        options["tau"] = tau
-    if min_items is not None:
-        options["min_items"] = min_items
-    if head_codebook_sizes is not None:
-        options["head_codebook_sizes"] = _int_list(head_codebook_sizes)
-    if hourglass is not None:
-        options.update(hourglass=hourglass, hourglass_k=hourglass_k)
-    if quantizer is not None:
-        options["quantizer"] = quantizer
-    if epochs is not None:
-        options["epochs"] = epochs
-    if method == "rq_vae" or quantizer == "rq_vae":
-        options["checkpoint_dir"] = str(out / "checkpoint")  # rerun the same command to resume
+    given = {
+        "codebook_sizes": _int_list(codebook_sizes),
+        "seed": seed,
+        "tau": tau,
+        "min_items": min_items,
+        "head_codebook_sizes": _int_list(head_codebook_sizes) if head_codebook_sizes is not None else None,
+        "hourglass": hourglass,
+        "hourglass_k": hourglass_k if hourglass is not None else None,
+        "quantizer": quantizer,
+        "epochs": epochs,
+    }
+    options = tokenizer_options(method, {k: v for k, v in given.items() if v is not None})
     try:
         check_out_dir(out)
         with warnings_shown(console), tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
