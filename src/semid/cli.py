@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from semid.cli_helpers import check_demo_outputs, joined_by_id, mark_demo_output, warnings_shown
+from semid.cli_helpers import joined_by_id, warnings_shown
 from semid.errors import SemidError
-from semid.files import check_not_overwriting, check_out_dir, recover_folder, replace_folder
+from semid.files import check_not_overwriting, check_out_dir
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
@@ -437,6 +437,19 @@ def _print_summary(diag: dict) -> None:
     Console().print(t)
 
 
+class _ConsoleLog:
+    """The demo's steps as rules on the console, its diagnostics as a table."""
+
+    def step(self, title: str) -> None:
+        console.rule(title)
+
+    def info(self, text: str) -> None:
+        console.print(text)
+
+    def diagnostics(self, diag: dict) -> None:
+        _print_summary(diag)
+
+
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
@@ -450,61 +463,15 @@ def demo(
     generative retriever and compare it with BM25, dense and popularity on the test queries. A rerun replaces
     what the previous demo wrote in --out; anything else there (a retriever trained into it, a SID table grown
     by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
-    from semid.data import prepare_dataset
-    from semid.eval.harness import BenchConfig, results_markdown, run_bench
-    from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
+    from semid.demo import DemoConfig, run_demo
 
+    cfg = DemoConfig(dataset, _int_list(codebook_sizes), train_queries, epochs, overwrite)
     try:
-        data_dir, retriever, sizes = out / "data", out / "retriever", _int_list(codebook_sizes)
-        check_out_dir(out)
-        recover_folder(retriever)  # a previous demo killed while swapping retrievers
-        if not overwrite:
-            check_demo_outputs(out, ["retriever", "rq_kmeans"])
-        console.rule(f"1/5 prepare {dataset}")
-        ds = prepare_dataset(dataset, data_dir)
-        console.print(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
-        console.rule("2/5 embed item texts (bundled MiniLM)")
-        embed_dataset(data_dir)
-        console.rule("3/5 tokenize: RQ-KMeans")
-        res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, codebook_sizes=sizes)
-        mark_demo_output(out / "rq_kmeans")
-        console.rule("4/5 diagnose")
-        diag = diagnose_table(res.table, out, title=f"SID diagnostics: {dataset}, RQ-KMeans {codebook_sizes}")
-        _print_summary(diag)
-        from semid.retrieve.build import input_kind
-
-        sequential = ["sasrec"] if input_kind(ds) == "history" else []
-        console.rule(
-            f"5/5 train a generative retriever (RQ-KMeans SIDs); compare: BM25, dense, popularity {sequential}"
-        )
-        cfg = BenchConfig(
-            dataset=dataset,
-            data_dir=str(data_dir),
-            methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
-            seeds=1,
-            max_train_queries=train_queries,
-            codebook_sizes=sizes,
-            epochs=epochs,
-            patience=2,
-            beam=100,
-            keep_artifacts=True,
-        )
-        results = run_bench(cfg, out / "bench")
-        replace_folder(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever, mark_demo_output)
+        res = run_demo(out, cfg, _ConsoleLog())
     except (SemidError, ValueError, OSError) as exc:
         raise _fail(exc) from None
-    print(results_markdown(results))
-    console.print(
-        json.dumps(
-            {
-                "diagnostics": str(out / "diagnostics.json"),
-                "report": str(out / "report.html"),
-                "bench": str(out / "bench" / "results.md"),
-                "retriever": str(retriever),
-                "serve": f"semid serve {retriever}",
-            }
-        )
-    )
+    print(res.bench.to_markdown())
+    console.print(json.dumps(res.outputs))
 
 
 if __name__ == "__main__":
