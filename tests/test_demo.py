@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 import semid.data
-import semid.eval.harness
+import semid.eval.bench
 import semid.pipeline
 import semid.retrieve.build
 from semid.cli import app
@@ -34,7 +34,7 @@ def stubbed(monkeypatch):
         (folder / "model").mkdir(parents=True, exist_ok=True)
         (folder / "retriever.json").write_text(f"run {runs['n']}")
         (folder / "model" / "weights").write_bytes(os.urandom(64))
-        return []
+        return SimpleNamespace(to_markdown=lambda: "")
 
     ds = SimpleNamespace(n_items=3, meta={"n_queries": {}})
     diag = {"n_items": 3, "n_sids": 3, "collision_rate": 0.0, "layers": []}
@@ -43,8 +43,7 @@ def stubbed(monkeypatch):
     monkeypatch.setattr(semid.pipeline, "tokenize_dataset", tokenize_dataset)
     monkeypatch.setattr(semid.pipeline, "diagnose_table", lambda table, out, title: diag)
     monkeypatch.setattr(semid.retrieve.build, "input_kind", lambda ds: "text")
-    monkeypatch.setattr(semid.eval.harness, "run_bench", run_bench)
-    monkeypatch.setattr(semid.eval.harness, "results_markdown", lambda results: "")
+    monkeypatch.setattr(semid.eval.bench, "run_bench", run_bench)
     return runs
 
 

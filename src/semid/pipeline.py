@@ -64,6 +64,14 @@ class TokenizeResult:
     fit_seconds: float
 
 
+def tokenizer_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` as `method` takes them: DSI (one token per item) has no codebooks and nothing random, so the
+    codebook sizes, seed and progress switch a caller sets for every method are dropped for it."""
+    if method == "dsi":
+        return {k: v for k, v in options.items() if k not in ("codebook_sizes", "seed", "show_progress")}
+    return dict(options)
+
+
 def fit_sids(
     ds: Dataset, vectors: np.ndarray, method: str = "rq_kmeans", dedup: bool = False, **config: Any
 ) -> tuple[Tokenizer, SIDTable, float]:
@@ -93,10 +101,13 @@ def tokenize_dataset(
     **config: Any,
 ) -> TokenizeResult:
     """Folder wrapper of `fit_sids`: read a dataset folder's vectors, save tokenizer + SID table. A SID table
-    already in `out_dir` (perhaps grown by `semid assign`) is a DataError, before any work, unless `overwrite`."""
+    already in `out_dir` (perhaps grown by `semid assign`) is a DataError, before any work, unless `overwrite`.
+    An RQ-VAE checkpoints into `out_dir`/checkpoint, so the same call after an interruption resumes."""
     out = Path(out_dir)
     if not overwrite:
         check_no_table(out / TABLE_DIR)
+    if method == "rq_vae" or config.get("quantizer") == "rq_vae":
+        config.setdefault("checkpoint_dir", str(out / "checkpoint"))  # rerun the same call to resume training
     root = Path(data_dir)
     ds = load_dataset(root)
     tok, table, seconds = fit_sids(ds, dataset_vectors(ds, root, vectors), method, dedup, **config)

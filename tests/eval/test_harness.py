@@ -7,7 +7,7 @@ import pytest
 
 from semid.cli import app
 from semid.data import prepare_dataset
-from semid.eval.harness import mean_ci, results_markdown
+from semid.eval.bench import BenchResults, mean_ci
 from semid.pipeline import embed_dataset
 from tests.conftest import ASSETS
 from tests.test_cli import runner
@@ -96,12 +96,9 @@ def test_markdown_bolds_the_best_and_the_lowest_hallucination():
     def run(r10, hallu):
         return {"splits": {"all": {"recall@10": r10, "hallucination": hallu}}}
 
-    results = {
-        "dataset": "x",
-        "data": {"n_items": 3, "n_cold_items": 0, "n_test_queries": 2, "n_test": {"head": 1, "tail": 1, "cold": 0}},
-        "methods": {"a": {"seed0": run(0.5, 0.1)}, "b": {"seed0": run(0.2, 0.3)}},
-    }
-    md = results_markdown(results)
+    data = {"n_items": 3, "n_cold_items": 0, "n_test_queries": 2, "n_test": {"head": 1, "tail": 1, "cold": 0}}
+    results = BenchResults("x", data, {"a": {"seed0": run(0.5, 0.1)}, "b": {"seed0": run(0.2, 0.3)}})
+    md = results.to_markdown()
     row_a = next(line for line in md.splitlines() if line.startswith("| a |"))
     assert "**0.5000**" in row_a and "**0.1000**" in row_a
 

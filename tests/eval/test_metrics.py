@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from semid.eval import evaluate, hallucination_rate, mrr_at_k, recall_at_k, ret_per
+from semid.eval import evaluate, hallucination_rate, items_retrieved, mrr_at_k, recall_at_k, ret_per
 
 RUN = [["a", "b", "c", "d"], ["x", "y"], ["p", "p", "q", "r"]]
 QRELS = [{"c", "z"}, {"y"}, {"q"}]
@@ -33,6 +33,7 @@ def test_empty_relevant_set_is_an_error():
 
 
 def test_ret_per_and_hallucination():
+    assert items_retrieved(RUN).tolist() == [4, 2, 3]  # "p" twice is one item
     assert ret_per(RUN) == pytest.approx((4 + 2 + 3) / 3)
     assert hallucination_rate([10, 10], [2, 3]) == 0.25
     with pytest.raises(ValueError):

@@ -8,7 +8,7 @@ import torch
 
 from semid.data.format import build_dataset, save_dataset
 from semid.errors import DataError
-from semid.eval.harness import BenchConfig, BenchData, run_baseline, run_bench
+from semid.eval.bench import BenchConfig, BenchData, run_baseline, run_bench
 from semid.eval.sasrec import SASRecConfig, SASRecRetriever, fit_sasrec, sequences_from_records
 
 N_ITEMS = 40

@@ -46,11 +46,22 @@ def mrr_at_k(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) ->
     return np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)
 
 
+def items_retrieved(run: Sequence[Sequence[str]]) -> np.ndarray:
+    """Per query: how many distinct items it retrieved (the per-query values behind Ret-Per)."""
+    return np.array([len(set(r)) for r in run], dtype=np.int64)
+
+
 def ret_per(run: Sequence[Sequence[str]]) -> float:
-    """Ret-Per: mean number of distinct items retrieved per query (after SID expansion)."""
+    """Ret-Per: mean number of distinct items retrieved per query.
+
+    `run` holds everything a method retrieved for each query, not cut at K. A generative method's beam
+    returns whole SIDs, so it retrieves every item behind every SID in its beam (the count the SA²CRQ paper
+    reports, e.g. Ret-Per 914 at beam 128); a method that ranks the catalogue retrieves the list it was asked
+    for. Items the evaluation leaves out (the bench's history items, see semid.eval.seen) are not counted.
+    """
     if not run:
         raise ValueError("empty run")
-    return float(np.mean([len(set(r)) for r in run]))
+    return float(items_retrieved(run).mean())
 
 
 def hallucination_rate(n_generated: Sequence[int], n_hallucinated: Sequence[int]) -> float:

@@ -1,9 +1,10 @@
-"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths."""
+"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths.
+
+It reads the results.json payload (`BenchResults.to_dict()`) and is given the table already rendered."""
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -74,20 +75,16 @@ def plot_code_lengths(results: dict[str, Any]) -> Figure | None:
     return fig
 
 
-def write_bench_report(results: dict[str, Any], path: str | Path) -> Path:
-    from semid.eval.harness import results_markdown
-
+def render_html(results: dict[str, Any], table_markdown: str) -> str:
+    """The report page: `table_markdown` as it is, the three figures, and the configuration."""
     figures = [plot_recall_curves(results), plot_split_bars(results), plot_code_lengths(results)]
     images = "".join(f'<img src="data:image/png;base64,{_png(f)}">' for f in figures if f is not None)
-    table = html.escape(results_markdown(results))
+    table = html.escape(table_markdown)
     config = html.escape(str(results["config"]))
-    page = (
+    return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>semid bench: {html.escape(results['dataset'])}"
         "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%;margin:8px 0}"
         "pre{white-space:pre-wrap;font-size:12px}</style></head><body>"
         f"<h1>semid bench: {html.escape(results['dataset'])}</h1><pre>{table}</pre>{images}"
         f"<h2>Configuration</h2><pre>{config}</pre></body></html>"
     )
-    out = Path(path)
-    out.write_text(page, encoding="utf-8")
-    return out

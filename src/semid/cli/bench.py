@@ -1,0 +1,113 @@
+"""`semid bench` and `semid demo`: options over `semid.eval.bench.run_bench` and `semid.demo.run_demo`, their
+defaults read from `BenchConfig` and `DemoConfig`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from semid.cli.common import console, int_list, print_diagnostics
+from semid.demo import DemoConfig
+from semid.eval.bench.config import BenchConfig
+
+BENCH, DEMO = BenchConfig(), DemoConfig()
+DEVICE_HELP = "cpu or cuda (default: cuda if available)"
+
+
+def _sizes(sizes: list[int]) -> str:
+    return ",".join(map(str, sizes))
+
+
+def bench(
+    dataset: str = typer.Option(BENCH.dataset, help="bundled dataset: movielens or wordnet"),
+    out: Path = typer.Option(..., "--out", help="output folder (rerun to resume: finished runs are kept)"),
+    methods: str = typer.Option("all", help="comma-separated methods, or 'all' (see semid.eval.bench)"),
+    seeds: int = typer.Option(BENCH.seeds, help="seeds per generative method"),
+    data_dir: Path | None = typer.Option(None, help="a prepared + embedded dataset folder instead of DATASET"),
+    max_items: int | None = typer.Option(BENCH.max_items, help="seeded catalogue subset"),
+    max_train_queries: int | None = typer.Option(BENCH.max_train_queries, help="seeded cap on training records"),
+    max_test_queries: int = typer.Option(
+        BENCH.max_test_queries, help="seeded sample of test queries (cold ones all kept)"
+    ),
+    cold_fraction: float = typer.Option(BENCH.cold_fraction, help="share of test targets held out as cold items"),
+    codebook_sizes: str = typer.Option(_sizes(BENCH.codebook_sizes), help="codes per layer for the RQ methods"),
+    rq_vae_epochs: int = typer.Option(BENCH.rq_vae_epochs, help="TIGER RQ-VAE epochs"),
+    backbone: str = typer.Option(BENCH.backbone, help="retriever backbone for every generative method: minilm or t5"),
+    epochs: int = typer.Option(BENCH.epochs, help="at most this many training epochs (the same for every method)"),
+    patience: int = typer.Option(BENCH.patience, help="early stopping: epochs without a better valid Recall@10"),
+    d_model: int = typer.Option(BENCH.d_model, help="retriever width"),
+    layers: int = typer.Option(BENCH.layers, help="encoder layers: minilm's history encoder (0: none); t5 needs >= 1"),
+    decoder_layers: int = typer.Option(BENCH.decoder_layers, help="decoder layers"),
+    lr: float = typer.Option(BENCH.lr, help="learning rate"),
+    batch_size: int = typer.Option(BENCH.batch_size, help="training pairs per step"),
+    beam: int = typer.Option(BENCH.beam, help="beam width at evaluation"),
+    device: str | None = typer.Option(BENCH.device, help=DEVICE_HELP),
+    keep_artifacts: bool = typer.Option(BENCH.keep_artifacts, help="keep every run's tokenizer and retriever folders"),
+) -> None:
+    """Every method on the same test queries: results.json, results.md (mean ± 95% CI) and report.html."""
+    from semid.eval.bench import parse_methods, run_bench
+
+    cfg = BenchConfig(
+        dataset=dataset,
+        data_dir=str(data_dir) if data_dir is not None else None,
+        methods=parse_methods(methods),
+        seeds=seeds,
+        max_items=max_items,
+        max_train_queries=max_train_queries,
+        max_test_queries=max_test_queries,
+        cold_fraction=cold_fraction,
+        codebook_sizes=int_list(codebook_sizes),
+        rq_vae_epochs=rq_vae_epochs,
+        backbone=backbone,
+        epochs=epochs,
+        patience=patience,
+        d_model=d_model,
+        layers=layers,
+        decoder_layers=decoder_layers,
+        lr=lr,
+        batch_size=batch_size,
+        beam=beam,
+        device=device,
+        keep_artifacts=keep_artifacts,
+    )
+    results = run_bench(cfg, out)
+    print(results.to_markdown())  # plain: a markdown table must not be wrapped by the terminal width
+    console.print(json.dumps({k: str(out / k) for k in ("results.json", "results.md", "report.html")}))
+
+
+class _ConsoleLog:
+    """The demo's steps as rules on the console, its diagnostics as a table."""
+
+    def step(self, title: str) -> None:
+        console.rule(title)
+
+    def info(self, text: str) -> None:
+        console.print(text)
+
+    def diagnostics(self, diag: dict[str, Any]) -> None:
+        print_diagnostics(diag)
+
+
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
+    dataset: str = typer.Option(DEMO.dataset, help="bundled dataset"),
+    codebook_sizes: str = typer.Option(_sizes(DEMO.codebook_sizes), help="RQ-KMeans codes per layer"),
+    train_queries: int | None = typer.Option(
+        DEMO.train_queries, help="seeded sample of training records (default: all)"
+    ),
+    epochs: int = typer.Option(DEMO.epochs, help="at most this many retriever epochs (early stopping, best kept)"),
+    overwrite: bool = typer.Option(DEMO.overwrite, help="replace a retriever or SID table in --out that no demo wrote"),
+) -> None:
+    """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
+    generative retriever and compare it with BM25, dense and popularity on the test queries. A rerun replaces
+    what the previous demo wrote in --out; anything else there (a retriever trained into it, a SID table grown
+    by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
+    from semid.demo import run_demo
+
+    cfg = DemoConfig(dataset, int_list(codebook_sizes), train_queries, epochs, overwrite)
+    res = run_demo(out, cfg, _ConsoleLog())
+    print(res.bench.to_markdown())
+    console.print(json.dumps(res.outputs))

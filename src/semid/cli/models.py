@@ -1,0 +1,160 @@
+"""`semid train`, `semid retrieve` and `semid serve`: the generative retriever, trained, asked and served.
+
+Option defaults are spelled out here, not read from TrainConfig / BatchConfig / ServeConfig, because
+importing those loads torch on every `semid` call; tests/test_cli_defaults.py keeps them equal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from semid.cli.common import console
+
+DEVICE_HELP = "cpu or cuda (default: cuda if available)"
+
+
+def train(
+    data_dir: Path = typer.Argument(..., help="dataset folder"),
+    tokenize_dir: Path = typer.Argument(..., help="a `semid tokenize` output folder (its sid_table/ is used)"),
+    out: Path = typer.Option(..., "--out", help="retriever artifact folder (rerun to resume from its checkpoint)"),
+    backbone: str = typer.Option("minilm", help="minilm (frozen MiniLM / item vectors + small SID decoder) or t5"),
+    epochs: int = typer.Option(30, help="at most this many epochs (early stopping usually ends sooner)"),
+    patience: int = typer.Option(3, help="stop after this many epochs without a better valid Recall@10 (0: never)"),
+    batch_size: int = typer.Option(512, help="pairs per step"),
+    lr: float = typer.Option(3e-3, help="peak learning rate"),
+    d_model: int = typer.Option(128, help="model width"),
+    layers: int | None = typer.Option(None, help="encoder layers (default: t5 4; minilm's history encoder 0)"),
+    decoder_layers: int = typer.Option(2, help="decoder layers"),
+    max_train_records: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
+    eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
+    pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
+    no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),
+    seed: int = typer.Option(0, help="random seed"),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+) -> None:
+    """Train the generative retriever (query or history -> SID) until valid recall stops improving."""
+    from semid.retrieve.build import BuildConfig
+    from semid.retrieve.model import ModelConfig
+    from semid.retrieve.sid_model import SIDModelConfig
+    from semid.retrieve.train import TrainConfig, train_retriever
+
+    t5_layers = 4 if layers is None else layers
+    if d_model < 1 or decoder_layers < 1 or (layers or 0) < 0 or (backbone == "t5" and t5_layers < 1):
+        raise ValueError("--d-model and --decoder-layers must be >= 1, --layers >= 0 (>= 1 for t5)")
+    t5 = ModelConfig(
+        d_model=d_model,
+        d_ff=4 * d_model,
+        num_layers=t5_layers,
+        num_decoder_layers=decoder_layers,
+        pretrained=pretrained,
+    )
+    minilm = SIDModelConfig(d_model=d_model, encoder_layers=layers or 0, decoder_layers=decoder_layers)
+    cfg = TrainConfig(
+        epochs=epochs,
+        patience=patience,
+        batch_size=batch_size,
+        lr=lr,
+        index_pairs=not no_index_pairs,
+        max_train_records=max_train_records,
+        eval_queries=eval_queries,
+        seed=seed,
+        device=device,
+    )
+    _, history = train_retriever(data_dir, tokenize_dir, out, BuildConfig(backbone, minilm, t5), cfg)
+    last = history[-1] if history else {}
+    console.print(f"trained {len(history)} epochs; last {json.dumps(last)} -> {out}")
+
+
+def retrieve(
+    artifact: Path = typer.Argument(..., help="a `semid train` output folder"),
+    query: list[str] = typer.Argument(None, help="query text(s)"),
+    history: str | None = typer.Option(None, help="comma-separated item ids, oldest first (history models)"),
+    k: int = typer.Option(10, "-k", "--k", help="items to return"),
+    beam: int = typer.Option(20, help="beam width"),
+    unconstrained: bool = typer.Option(False, help="decode without the trie (shows hallucinated SIDs)"),
+) -> None:
+    """Retrieve items for a query (or a user history) from the CLI."""
+    from transformers.utils import logging as hf_logging
+
+    from semid.history_limit import cut_histories, cut_message
+    from semid.retrieve.retriever import Retriever
+
+    hf_logging.disable_progress_bar()  # keep stdout to the JSON lines
+    ret = Retriever.load(artifact)
+    if history is not None:
+        histories = [[h for h in history.split(",") if h]]
+        results = ret.search(histories=histories, k=k, beam=beam, constrained=not unconstrained)
+        n_cut, limit = cut_histories(ret.backbone, histories)
+        if n_cut and limit is not None:
+            console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
+    elif query:
+        results = ret.search(list(query), k=k, beam=beam, constrained=not unconstrained)
+    else:
+        raise ValueError("give a query or --history")
+    for res in results:
+        line = {
+            "items": res.item_ids,
+            "scores": [round(s, 4) for s in res.scores],
+            "sids": [list(s) for s in res.sids],
+            "hallucinated_sids": res.n_hallucinated,
+        }
+        print(json.dumps(line))
+
+
+def serve(
+    artifact: Path = typer.Argument(..., help="a `semid train` output folder"),
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port"),
+    beam: int = typer.Option(20, help="beam width of every search"),
+    max_batch: int = typer.Option(32, help="requests per decoder call"),
+    max_wait_ms: float = typer.Option(5.0, help="how long a batch waits for more requests"),
+    max_queue: int = typer.Option(256, help="waiting requests beyond this get 503"),
+    max_k: int = typer.Option(1000, help="largest k a request may ask for"),
+    sid_table: Path | None = typer.Option(
+        None,
+        help="SID table to serve and hot-reload (a `semid tokenize` folder after `semid assign`); "
+        "default: the artifact's own",
+    ),
+    reload_interval: float = typer.Option(2.0, help="seconds between checks of the SID table for changes"),
+    device: str | None = typer.Option(None, help=DEVICE_HELP),
+    admin_token: str | None = typer.Option(
+        None,
+        envvar="SEMID_ADMIN_TOKEN",
+        help="token for /admin/reload, /metrics and /docs (as 'Authorization: Bearer <token>'); without one they "
+        "are open on a loopback --host and off on any other. Prefer the env var: arguments show in `ps`",
+    ),
+    header_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's head (408 after)"),
+    body_timeout: float = typer.Option(10.0, help="seconds a client has to send a request's body (408 after)"),
+    keep_alive: int = typer.Option(5, help="seconds an idle connection stays open between requests"),
+    max_connections: int = typer.Option(256, help="open connections beyond this get 503 and are closed"),
+) -> None:
+    """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
+    from semid.pipeline import resolve_table_dir
+    from semid.retrieve.retriever import Retriever
+    from semid.serve import BatchConfig, ServeConfig, create_app
+    from semid.serve.server import ServerLimits, admin_notice, is_loopback, run
+    from semid.sid.table import SIDTable
+
+    limits = ServerLimits(header_timeout, keep_alive, max_connections)
+    ret = Retriever.load(artifact, device=device)
+    table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / "sid_table"
+    if sid_table is not None:
+        ret = ret.with_table(SIDTable.load(table_dir))
+    cfg = ServeConfig(
+        batch=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue, beam=beam),
+        max_k=max_k,
+        table_dir=table_dir,
+        reload_interval_s=reload_interval,
+        body_timeout_s=body_timeout,
+        admin_token=admin_token,
+        admin_open=is_loopback(host),
+    )
+    api = create_app(ret, cfg)
+    warn, notice = admin_notice(host, admin_token)
+    console.print(f"[bold yellow]warning:[/] {escape(notice)}" if warn else escape(notice), soft_wrap=True)
+    console.print(f"serving {artifact} ({ret.table.n_items:,} items) on http://{host}:{port}")
+    run(api, host, port, limits)

@@ -1,0 +1,171 @@
+"""One bench run of one method: its ranked lists for the test records, scored by semid.eval.metrics.
+
+Every method ends the same way: history items left out where the bench says so (`BenchData.finish`),
+Recall/MRR@K by head / tail / cold split, and Ret-Per (`semid.eval.metrics.ret_per`) over what it retrieved.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from semid.errors import DataError
+from semid.eval.bench.config import GENERATIVE, BenchConfig
+from semid.eval.bench.data import BenchData
+from semid.eval.metrics import KS, evaluate, hallucination_rate, items_retrieved, ret_per
+
+if TYPE_CHECKING:
+    from semid.retrieve.retriever import Retriever
+    from semid.sid.table import SIDTable
+    from semid.tokenize import Tokenizer
+
+METRICS = [f"recall@{k}" for k in KS] + [f"mrr@{k}" for k in KS]
+DECODE_BATCH = 64
+
+
+def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
+    from semid.eval.baselines import BM25Retriever, DenseRetriever, PopularityRetriever
+
+    ids = data.ds.items["item_id"].tolist()
+    kmax = max(KS) + data.extra()
+    t0 = time.perf_counter()
+    if name == "bm25":
+        run = BM25Retriever(ids, data.ds.items["text"].tolist()).search(data.query_texts(), kmax)
+    elif name == "dense":
+        run = DenseRetriever(ids, data.vectors).search(data.query_texts(), kmax)
+    elif name == "popularity":
+        run = PopularityRetriever(ids, data.ds.items["popularity"].to_numpy()).search(data.query_texts(), kmax)
+    elif name == "sasrec":  # trained on the train records as user sequences, best epoch on valid
+        from semid.eval.sasrec import fit_sasrec
+
+        run = fit_sasrec(data.ds).search(data.test["history"].tolist(), kmax)
+    else:
+        raise DataError(f"unknown baseline {name!r}", source="methods")
+    run = data.finish(run)  # the list each baseline was asked for: max(KS) items after the history rule
+    res = evaluate(data.qrels(), run, METRICS, data.groups)
+    res["all"]["ret_per"] = ret_per(run)
+    return {"splits": res, "seconds": time.perf_counter() - t0}
+
+
+def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work: Path) -> dict[str, Any]:
+    """Fit the method's tokenizer on the warm items, train the bench's one retriever on its SIDs, give the
+    cold items SIDs without refitting, then decode every test record constrained and unconstrained."""
+    from semid.pipeline import fit_sids, tokenizer_options
+
+    method, options, dedup = GENERATIVE[name]
+    options = dict(options)
+    options["seed"] = seed
+    options.setdefault("codebook_sizes", list(cfg.codebook_sizes))
+    options["show_progress"] = cfg.show_progress
+    options = tokenizer_options(method, options)
+    if method == "rq_vae":
+        options["epochs"] = cfg.rq_vae_epochs
+    tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_vectors, method, dedup, **options)
+    if cfg.keep_artifacts:
+        tokenizer.save(work / "tok" / "tokenizer")
+    t1 = time.perf_counter()
+    retriever, history = _train(data, table, cfg, seed, work / "retriever" if cfg.keep_artifacts else None)
+    train_seconds = time.perf_counter() - t1
+    table = _with_cold_items(data, tokenizer, table, dedup)
+    retriever = retriever.with_table(table)
+
+    t2 = time.perf_counter()
+    decoded = _decode(retriever, data, cfg.beam)
+    eval_seconds = time.perf_counter() - t2
+    splits = evaluate(data.qrels(), decoded.run, METRICS, data.groups)
+    splits["all"]["ret_per"] = float(decoded.retrieved.mean())  # ret_per of the uncut lists, batch by batch
+    splits["all"]["hallucination"] = hallucination_rate(decoded.generated, decoded.hallucinated)
+    lengths = table.item_codes().lengths
+    return {
+        "splits": splits,
+        "tokenizer": {"method": method, "options": {k: v for k, v in options.items() if k != "show_progress"}},
+        "n_sids": table.n_sids,
+        "code_length_mean": float(lengths.mean()),
+        "code_lengths": np.bincount(lengths).tolist(),
+        "code_length_head": float(lengths[table.is_head].mean()) if table.is_head.any() else None,
+        "code_length_tail": float(lengths[~table.is_head].mean()) if (~table.is_head).any() else None,
+        "valid_recall@10": [h.get("valid_recall@10") for h in history],
+        "epoch_seconds": [h["seconds"] for h in history],
+        "seconds": {"tokenize": fit_seconds, "train": train_seconds, "eval": eval_seconds},
+    }
+
+
+def _train(
+    data: BenchData, table: SIDTable, cfg: BenchConfig, seed: int, artifacts: Path | None
+) -> tuple[Retriever, list[dict[str, Any]]]:
+    """The one retriever architecture and budget every generative method gets."""
+    from semid.retrieve.build import BuildConfig
+    from semid.retrieve.model import ModelConfig
+    from semid.retrieve.sid_model import SIDModelConfig
+    from semid.retrieve.train import TrainConfig, fit_retriever
+
+    t5 = ModelConfig(
+        d_model=cfg.d_model,
+        d_ff=4 * cfg.d_model,
+        num_layers=cfg.layers,
+        num_decoder_layers=cfg.decoder_layers,
+        num_heads=4,
+        d_kv=cfg.d_model // 4,
+    )
+    minilm = SIDModelConfig(d_model=cfg.d_model, encoder_layers=cfg.layers, decoder_layers=cfg.decoder_layers)
+    train_cfg = TrainConfig(
+        epochs=cfg.epochs,
+        patience=cfg.patience,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=seed,
+        device=cfg.device,
+        eval_queries=1000,
+        show_progress=cfg.show_progress,
+    )
+    return fit_retriever(data.warm, table, BuildConfig(cfg.backbone, minilm, t5), train_cfg, artifacts)
+
+
+def _with_cold_items(data: BenchData, tokenizer: Tokenizer, table: SIDTable, dedup: bool) -> SIDTable:
+    """The SID table with the held-out cold items added by cold-start assignment (no refit)."""
+    from semid.pipeline import new_item_codes
+
+    if not data.cold_items:
+        return table
+    id_to_row = {x: i for i, x in enumerate(data.ds.items["item_id"])}
+    rows = [id_to_row[c] for c in data.cold_items]
+    # the trained model's SID vocabulary is fixed: a cold item never grows the dedup layer
+    codes, sizes = new_item_codes(tokenizer, table, data.vectors[rows], dedup, grow_dedup=False)
+    pop = data.ds.items["popularity"].to_numpy()[rows]
+    return table.extend(data.cold_items, codes, pop, codebook_sizes=sizes)
+
+
+class Decoded(NamedTuple):
+    """Per test record, what decoding gave."""
+
+    run: list[list[str]]  # the ranked list to score (constrained beam, history rule applied, cut at max K)
+    retrieved: np.ndarray  # items retrieved: every item behind every SID of the beam (history rule applied)
+    generated: list[int]  # SIDs generated by unconstrained decoding
+    hallucinated: list[int]  # of those, SIDs that match no item
+
+
+def _decode(retriever: Retriever, data: BenchData, beam: int) -> Decoded:
+    if data.input_kind == "text":
+        inputs = retriever.encode_inputs(queries=data.test["query"].tolist())
+    else:
+        inputs = retriever.encode_inputs(histories=[list(h) for h in data.test["history"]])
+    everything = retriever.table.n_items
+    run: list[list[str]] = []
+    retrieved: list[np.ndarray] = []
+    generated: list[int] = []
+    hallucinated: list[int] = []
+    for start in range(0, len(inputs), DECODE_BATCH):
+        batch = inputs[start : start + DECODE_BATCH]
+        res = retriever.generate(batch, beam=beam, constrained=True)
+        rows = slice(start, start + DECODE_BATCH)
+        lists = [r.item_ids for r in retriever.expand(res, everything)]  # a batch at a time: SIDs can be large
+        retrieved.append(items_retrieved(data.drop_seen(lists, rows)))
+        run.extend(data.finish(lists, rows))
+        free = retriever.generate(batch, beam=beam, constrained=False)
+        for r in retriever.expand(free, 1):
+            generated.append(r.n_sids_generated)
+            hallucinated.append(r.n_hallucinated)
+    return Decoded(run, np.concatenate(retrieved), generated, hallucinated)

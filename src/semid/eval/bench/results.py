@@ -1,0 +1,159 @@
+"""`BenchResults`: what a bench run measured, and its three renderings (results.json, results.md,
+report.html), in the manner of ranx's `Report`.
+
+``methods`` maps method -> ``seed<N>`` -> that run's result: ``splits`` (split -> metric -> value, with
+``ret_per`` and, for generative methods, ``hallucination`` under ``all``), timings and, for generative
+methods, the SID statistics. The table shows the mean ± 95% CI over seeds, the best value in bold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+TABLE_COLUMNS = [
+    ("all", "recall@10"),
+    ("all", "recall@100"),
+    ("all", "recall@1000"),
+    ("all", "recall@2000"),
+    ("all", "mrr@10"),
+    ("head", "recall@100"),
+    ("tail", "recall@100"),
+    ("cold", "recall@100"),
+    ("all", "hallucination"),
+    ("all", "ret_per"),
+]
+
+
+def mean_ci(values: list[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% confidence interval (Student t; 0 for one value)."""
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    if arr.size == 1:
+        return float(arr[0]), 0.0
+    t = T_975.get(arr.size - 1, 1.96)
+    return float(arr.mean()), float(t * arr.std(ddof=1) / math.sqrt(arr.size))
+
+
+@dataclass
+class BenchResults:
+    dataset: str
+    data: dict[str, Any]  # catalogue and test-set sizes: n_items, n_cold_items, n_test_queries, n_test, input_kind
+    methods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # method -> seed<N> -> result
+    config: dict[str, Any] | None = None  # the BenchConfig, as a dict
+    machine: dict[str, Any] | None = None  # semid.machine.describe()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BenchResults:
+        return cls(d["dataset"], d["data"], d.get("methods", {}), d.get("config"), d.get("machine"))
+
+    @classmethod
+    def load(cls, path: str | Path) -> BenchResults:
+        """From a results.json, or the folder holding one."""
+        p = Path(path)
+        return cls.from_dict(json.loads((p / RESULTS_JSON if p.is_dir() else p).read_text(encoding="utf-8")))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results.json payload."""
+        return {
+            "dataset": self.dataset,
+            "machine": self.machine,
+            "config": self.config,
+            "data": self.data,
+            "methods": self.methods,
+        }
+
+    def summary(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """method -> "split:metric" -> (mean, 95% CI half-width) over seeds, for the table's columns."""
+        out: dict[str, dict[str, tuple[float, float]]] = {}
+        for method, seeds in self.methods.items():
+            row = {}
+            for split, metric in TABLE_COLUMNS:
+                vals = [s["splits"].get(split, {}).get(metric) for s in seeds.values()]
+                row[f"{split}:{metric}"] = mean_ci([v for v in vals if v is not None])
+            out[method] = row
+        return out
+
+    def to_markdown(self) -> str:
+        summary = self.summary()
+        cols = [f"{s}:{m}" for s, m in TABLE_COLUMNS]
+        best: dict[str, float] = {}
+        for col in cols:
+            vals = [summary[m][col][0] for m in summary if not math.isnan(summary[m][col][0])]
+            if len(vals) >= 2 and not col.endswith("ret_per"):  # Ret-Per describes, it does not rank
+                best[col] = min(vals) if col.endswith("hallucination") else max(vals)
+        d = self.data
+        lines = [
+            f"# semid bench: {self.dataset}",
+            "",
+            f"{d['n_items']:,} items ({d['n_cold_items']} cold), {d['n_test_queries']} test queries "
+            f"(head {d['n_test']['head']}, tail {d['n_test']['tail']}, cold {d['n_test']['cold']}); "
+            f"mean ± 95% CI over seeds; best in bold (lowest for Hallu; Ret-Per not ranked). Hallu is measured by "
+            "unconstrained decoding; baselines are deterministic (one run) and return K items by construction.",
+            "",
+            *self._budget_lines(),
+            "",
+            "| method | seeds | " + " | ".join(_label(c) for c in cols) + " |",
+            "|---|---|" + "---|" * len(cols),
+        ]
+        for method, row in summary.items():
+            cells = [_cell(col, *row[col], best=best.get(col)) for col in cols]
+            lines.append(f"| {method} | {len(self.methods[method])} | " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+    def to_html(self) -> str:
+        from semid.eval.bench.report import render_html
+
+        return render_html(self.to_dict(), self.to_markdown())
+
+    def save(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write results.json, results.md and report.html into `out_dir`; their paths by name."""
+        out = Path(out_dir)
+        paths = {name: out / name for name in (RESULTS_JSON, RESULTS_MD, REPORT_HTML)}
+        paths[RESULTS_JSON].write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        paths[RESULTS_MD].write_text(self.to_markdown(), encoding="utf-8")
+        paths[REPORT_HTML].write_text(self.to_html(), encoding="utf-8")
+        return paths
+
+    def _budget_lines(self) -> list[str]:
+        c, m = self.config, self.machine
+        lines = []
+        if c:
+            arch = "MiniLM (frozen) + SID decoder" if c.get("backbone", "t5") == "minilm" else "T5 from scratch"
+            lines.append(
+                f"Budget (the same for every generative method): {arch}, d_model {c['d_model']}, {c['layers']}+"
+                f"{c['decoder_layers']} layers, at most {c['epochs']} epoch(s) with early stopping after "
+                f"{c.get('patience', 0)} epochs without a better valid R@10 (best epoch kept), batch "
+                f"{c['batch_size']}, lr {c['lr']}, training records capped at {c['max_train_queries'] or 'all'} "
+                f"(+ one indexing pair per warm item for text queries), beam {c['beam']}; RQ codebooks "
+                f"{c['codebook_sizes']}, TIGER RQ-VAE {c['rq_vae_epochs']} epochs; "
+                f"catalogue {'subset of ' + str(c['max_items']) if c['max_items'] else 'complete'}."
+            )
+        if m:
+            lines.append(f"Machine: {m.get('cpu')}, {m.get('cores_available')} cores, GPU: {m.get('gpu') or 'none'}.")
+        return lines
+
+
+def _cell(col: str, mean: float, ci: float, best: float | None) -> str:
+    if math.isnan(mean):
+        return "–"
+    items = col.endswith("ret_per")  # a count of items, not a rate
+    text = f"{mean:.1f}" if items else f"{mean:.4f}"
+    if ci > 0:
+        text += f" ± {ci:.1f}" if items else f" ± {ci:.4f}"
+    return f"**{text}**" if mean == best else text
+
+
+def _label(col: str) -> str:
+    split, metric = col.split(":")
+    short = metric.replace("recall@", "R@").replace("mrr@", "MRR@")
+    short = {"hallucination": "Hallu", "ret_per": "Ret-Per"}.get(short, short)
+    return short if split == "all" else f"{split} {short}"
