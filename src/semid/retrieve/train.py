@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from semid.data.format import Dataset, load_dataset
 from semid.errors import DataError
+from semid.eval.metrics import recall_at_k
 from semid.retrieve.backbones import Backbone
 from semid.retrieve.build import BuildConfig, build_backbone, input_kind, training_pairs, valid_sample
 from semid.retrieve.checkpoint import load_checkpoint, save_checkpoint
@@ -67,12 +68,12 @@ def distributed() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-def recall_at_k(retriever: Retriever, inputs: list[Any], targets: list[str], k: int, beam: int) -> float:
-    hits = 0
+def valid_recall(retriever: Retriever, inputs: list[Any], targets: list[str], k: int, beam: int) -> float:
+    """Mean Recall@k (semid.eval.metrics) of constrained beam search over the given inputs."""
+    run: list[list[str]] = []
     for start in range(0, len(inputs), 128):
-        res = retriever.expand(retriever.generate(inputs[start : start + 128], beam), k)
-        hits += sum(t in r.item_ids for t, r in zip(targets[start : start + 128], res, strict=True))
-    return hits / max(len(inputs), 1)
+        run += [r.item_ids for r in retriever.expand(retriever.generate(inputs[start : start + 128], beam), k)]
+    return float(recall_at_k(run, [{t} for t in targets], k).mean()) if run else 0.0
 
 
 def check_train_config(cfg: TrainConfig) -> None:
@@ -161,7 +162,7 @@ def fit_retriever(
             continue
         if valid_inputs:
             t1 = time.perf_counter()
-            row["valid_recall@10"] = recall_at_k(retriever, valid_inputs, valid_targets, 10, cfg.eval_beam)
+            row["valid_recall@10"] = valid_recall(retriever, valid_inputs, valid_targets, 10, cfg.eval_beam)
             row["eval_seconds"] = time.perf_counter() - t1
         history.append(row)
         score = row.get("valid_recall@10", float(epoch))  # no valid records: the last epoch is the best
