@@ -14,6 +14,10 @@ from safetensors.numpy import save_file
 
 from semid.errors import DataError
 
+# folder names inside a `semid tokenize` folder and a saved retriever, defined once
+TOKENIZER_DIR = "tokenizer"
+TABLE_DIR = "sid_table"
+
 
 def check_out_dir(path: str | Path) -> None:
     """Raise DataError now, before any long work, unless `path` is (or can be made) a folder semid can write

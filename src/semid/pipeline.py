@@ -25,6 +25,7 @@ from semid.data.format import Dataset, load_dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.embed.vectors import load_vectors
 from semid.errors import DataError, MissingResourceError, SemidError
+from semid.files import TABLE_DIR, TOKENIZER_DIR
 from semid.sid.diagnostics import compute_diagnostics
 from semid.sid.report import write_report
 from semid.sid.store import table_version
@@ -33,8 +34,6 @@ from semid.tokenize import Codes, Tokenizer, make_tokenizer
 from semid.tokenize.base import append_dedup_token
 
 ITEM_VECTORS = "item_vectors.npy"
-TOKENIZER_DIR = "tokenizer"
-TABLE_DIR = "sid_table"
 
 
 def embed_dataset(data_dir: str | Path, config: EncoderConfig | None = None) -> Path:

@@ -90,3 +90,21 @@ def test_learned_item_embeddings_survive_save_load_and_new_items_get_none(tmp_pa
     grown = loaded.with_table(table).backbone.model
     assert int(grown.item_slot[-1]) == grown.n_items  # the shared all-zero row: content and SID tokens only
     assert float(grown.item_emb.weight.detach()[grown.n_items].abs().sum()) == 0.0
+
+
+def test_given_item_vectors_are_used_instead_of_embedding_the_catalogue_again(monkeypatch):
+    from semid.retrieve import build
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("the catalogue was embedded again")
+
+    monkeypatch.setattr(build.TextEncoder, "encode", no_embedding)
+    ds = cycle_dataset()
+    vectors = np.random.default_rng(0).normal(size=(ds.n_items, 8)).astype(np.float32)
+    cfg = TrainConfig(epochs=1, patience=0, batch_size=16, eval_queries=1, show_progress=False)
+    minilm = SIDModelConfig(d_model=16, decoder_layers=1)
+    retriever, _ = fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, item_vectors=vectors)
+    stored_ids, stored = retriever.backbone.stored_vectors
+    assert stored_ids == ds.items["item_id"].tolist() and np.array_equal(stored.numpy(), vectors)
+    with pytest.raises(DataError, match="3 item vectors for 20 items"):
+        fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, item_vectors=vectors[:3])

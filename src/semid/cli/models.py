@@ -133,6 +133,7 @@ def serve(
     max_connections: int = typer.Option(256, help="open connections beyond this get 503 and are closed"),
 ) -> None:
     """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
+    from semid.files import TABLE_DIR
     from semid.pipeline import resolve_table_dir
     from semid.retrieve.retriever import Retriever
     from semid.serve import BatchConfig, ServeConfig, create_app
@@ -141,7 +142,7 @@ def serve(
 
     limits = ServerLimits(header_timeout, keep_alive, max_connections)
     ret = Retriever.load(artifact, device=device)
-    table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / "sid_table"
+    table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / TABLE_DIR
     if sid_table is not None:
         ret = ret.with_table(SIDTable.load(table_dir))
     cfg = ServeConfig(

@@ -51,6 +51,12 @@ def _read_info(data_dir: Path) -> dict[str, object]:
     return info
 
 
+def vectors_model(data_dir: str | Path) -> str | None:
+    """The text encoder (model folder) the folder's item vectors came from, when item_vectors.json says."""
+    model = _read_info(Path(data_dir)).get("model")
+    return str(model) if model is not None else None
+
+
 def record_vectors_identity(data_dir: str | Path) -> None:
     """Write the identity of the folder's items into item_vectors.json, next to the vectors just embedded."""
     root = Path(data_dir)

@@ -43,11 +43,19 @@ def input_kind(ds: Dataset) -> str:
 
 
 def build_backbone(
-    cfg: BuildConfig, ds: Dataset, table: SIDTable, kind: str, device: torch.device, show_progress: bool = True
+    cfg: BuildConfig,
+    ds: Dataset,
+    table: SIDTable,
+    kind: str,
+    device: torch.device,
+    show_progress: bool = True,
+    item_vectors: np.ndarray | None = None,
 ) -> Backbone:
     """A freshly initialised backbone. The minilm backbone's output rows start as the SID tokens' additive
-    code vectors over the MiniLM vectors of the item texts (so the untrained model already ranks SIDs by
-    similarity to the query), and history models keep every item's vector as its content."""
+        code vectors over the MiniLM vectors of the item texts (so the untrained model already ranks SIDs by
+        similarity to the query), and history models keep every item's vector as its content. ``item_vectors``: the
+    items' vectors from the backbone's own text encoder (rows as ``ds.items``), so the catalogue is not embedded
+    again."""
     if cfg.backbone not in BACKBONES:
         raise DataError(f"unknown backbone {cfg.backbone!r}; choose from {list(BACKBONES)}", source="backbone")
     if cfg.backbone == "t5":
@@ -58,7 +66,12 @@ def build_backbone(
         raise ValueError(f"max_history must be >= 1, got {cfg.minilm.max_history}")
     vocab = SIDVocab(0, tuple(table.codebook_sizes))
     encoder = TextEncoder(EncoderConfig(model=cfg.encoder))
-    vectors = encoder.encode(ds.items["text"].tolist(), show_progress=show_progress)
+    if item_vectors is None:
+        vectors = encoder.encode(ds.items["text"].tolist(), show_progress=show_progress)
+    elif len(item_vectors) != len(ds.items):
+        raise DataError(f"{len(item_vectors)} item vectors for {len(ds.items)} items", source="item_vectors")
+    else:
+        vectors = np.asarray(item_vectors, dtype=np.float32)
     rows = table.lookup(ds.items["item_id"].tolist())
     codes = table.item_codes()
     mine = Codes(codes.codes[rows], codes.lengths[rows])

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from semid.errors import DataError, MissingResourceError
+from semid.files import TABLE_DIR
 from semid.retrieve.backbones import Backbone, MiniLMBackbone, T5Backbone
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
 from semid.sid.table import SIDTable
@@ -51,7 +52,7 @@ class Retriever:
             raise DataError(
                 f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
                 f"{list(self.vocab.codebook_sizes)}",
-                source="sid_table",
+                source=TABLE_DIR,
             )
         return Retriever(self.backbone.with_table(table), table)
 
@@ -113,7 +114,7 @@ class Retriever:
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
         self.backbone.save(out / "model")
-        self.table.save(out / "sid_table")
+        self.table.save(out / TABLE_DIR)
         meta = {
             "backbone": self.backbone.name,
             "model_config": self.backbone.config(),
@@ -131,7 +132,7 @@ class Retriever:
             raise MissingResourceError(f"{root / ARTIFACT_META}: missing; is {root} a retriever made by `semid train`?")
         meta = json.loads((root / ARTIFACT_META).read_text(encoding="utf-8"))
         dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        table = SIDTable.load(root / "sid_table")
+        table = SIDTable.load(root / TABLE_DIR)
         if list(meta["codebook_sizes"]) != list(table.codebook_sizes):
             raise DataError("the SID table's codebooks differ from the model's vocabulary", source=str(root))
         backbone: Backbone

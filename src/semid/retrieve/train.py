@@ -93,9 +93,11 @@ def fit_retriever(
     build: BuildConfig | None = None,
     cfg: TrainConfig | None = None,
     out_dir: str | Path | None = None,
+    item_vectors: np.ndarray | None = None,
 ) -> tuple[Retriever, list[dict[str, Any]]]:
     """Train a retriever for a dataset and its SID table, in memory; with ``out_dir``, checkpoint every epoch
-    there (rerun to resume) and save the final retriever."""
+    there (rerun to resume) and save the final retriever. ``item_vectors``: the items' vectors from the
+    backbone's text encoder (rows as ``ds.items``), to skip embedding the catalogue again."""
     build = build or BuildConfig()
     cfg = cfg or TrainConfig()
     check_train_config(cfg)
@@ -104,7 +106,9 @@ def fit_retriever(
     device = torch.device(cfg.device or (f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"))
     main = rank == 0
     kind = input_kind(ds)
-    backbone: Backbone = build_backbone(build, ds, table, kind, device, show_progress=cfg.show_progress and main)
+    backbone: Backbone = build_backbone(
+        build, ds, table, kind, device, show_progress=cfg.show_progress and main, item_vectors=item_vectors
+    )
     inputs, targets = training_pairs(backbone, ds, table, cfg.index_pairs, cfg.max_train_records, cfg.seed)
     valid_inputs, valid_targets = valid_sample(backbone, ds, cfg.eval_queries, cfg.seed)
     model = backbone.model

@@ -30,6 +30,7 @@ class BenchData:
     groups: dict[str, np.ndarray]  # head / tail / cold masks over `test`
     input_kind: str
     exclude_seen: bool = False  # history items left out of every method's ranking (see semid.eval.seen)
+    vectors_model: str | None = None  # the text encoder the item vectors came from (item_vectors.json)
 
     def drop_seen(self, run: list[list[str]], rows: slice = slice(None)) -> list[list[str]]:
         """Each list without its query's history items where the bench leaves them out, not cut; `rows`: the
@@ -120,4 +121,7 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     head_mask = np.array([bool(head[t]) for t in test["target"]]) & ~cold_mask
     groups = {"head": head_mask, "tail": ~head_mask & ~cold_mask, "cold": cold_mask}
     exclude = kind == "history" and not repeats_consumption(train["history"].tolist(), train["target"].tolist())
-    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind, exclude)
+    from semid.data.provenance import vectors_model
+
+    model = vectors_model(data_dir)
+    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind, exclude, model)

@@ -16,6 +16,7 @@ from semid.errors import DataError
 from semid.eval.bench.config import GENERATIVE, BenchConfig
 from semid.eval.bench.data import BenchData
 from semid.eval.metrics import KS, evaluate, hallucination_rate, items_retrieved, ret_per
+from semid.files import TOKENIZER_DIR
 
 if TYPE_CHECKING:
     from semid.retrieve.retriever import Retriever
@@ -65,7 +66,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         options["epochs"] = cfg.rq_vae_epochs
     tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_vectors, method, dedup, **options)
     if cfg.keep_artifacts:
-        tokenizer.save(work / "tok" / "tokenizer")
+        tokenizer.save(work / "tok" / TOKENIZER_DIR)
     t1 = time.perf_counter()
     retriever, history = _train(data, table, cfg, seed, work / "retriever" if cfg.keep_artifacts else None)
     train_seconds = time.perf_counter() - t1
@@ -97,6 +98,7 @@ def _train(
     data: BenchData, table: SIDTable, cfg: BenchConfig, seed: int, artifacts: Path | None
 ) -> tuple[Retriever, list[dict[str, Any]]]:
     """The one retriever architecture and budget every generative method gets."""
+    from semid.embed.encoder import resolve_model_path
     from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.sid_model import SIDModelConfig
@@ -121,7 +123,13 @@ def _train(
         eval_queries=1000,
         show_progress=cfg.show_progress,
     )
-    return fit_retriever(data.warm, table, BuildConfig(cfg.backbone, minilm, t5), train_cfg, artifacts)
+    build = BuildConfig(cfg.backbone, minilm, t5)
+    same = (
+        data.vectors_model is not None
+        and Path(data.vectors_model).resolve() == resolve_model_path(build.encoder).resolve()
+    )
+    vectors = data.warm_vectors if same else None  # the catalogue is embedded once, not per method and seed
+    return fit_retriever(data.warm, table, build, train_cfg, artifacts, item_vectors=vectors)
 
 
 def _with_cold_items(data: BenchData, tokenizer: Tokenizer, table: SIDTable, dedup: bool) -> SIDTable:
