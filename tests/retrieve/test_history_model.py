@@ -13,7 +13,7 @@ from semid.retrieve.sid_model import SIDModelConfig
 from semid.retrieve.train import TrainConfig, fit_retriever
 from semid.sid.table import SIDTable
 from semid.tokenize import Codes
-from tests.conftest import WORDS
+from tests.helpers import WORDS
 
 
 def cycle_dataset(n: int = 20):
@@ -108,3 +108,13 @@ def test_given_item_vectors_are_used_instead_of_embedding_the_catalogue_again(mo
     assert stored_ids == ds.items["item_id"].tolist() and np.array_equal(stored.numpy(), vectors)
     with pytest.raises(DataError, match="3 item vectors for 20 items"):
         fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, item_vectors=vectors[:3])
+
+
+def test_a_history_gets_the_same_answer_alone_and_batched_with_longer_ones(cycle):
+    _, retriever = cycle
+    histories = [["i1"], ["i2", "i3", "i4", "i5"], ["i7", "i8"], ["i9", "i10", "i11", "i12"]]
+    batched = retriever.search(histories=histories, k=5, beam=5)
+    alone = retriever.search(histories=histories, k=5, beam=5, batch_size=1)
+    for b, a in zip(batched, alone, strict=True):
+        assert b.item_ids == a.item_ids
+        np.testing.assert_allclose(b.scores, a.scores, atol=1e-5)

@@ -163,7 +163,13 @@ class SIDModel(nn.Module):
                 drop = torch.rand(slots.shape, device=slots.device) < self.cfg.item_dropout
                 slots = slots.masked_fill(drop, self.n_items)
             x = x + self.item_emb(slots)
-        x = x + self.pos_emb(torch.arange(inputs.shape[1], device=inputs.device))[None]
+        # positions count back from the most recent item (as if every history were padded to max_history), so a
+        # history's encoding does not depend on the longer histories it is batched with
+        width = inputs.shape[1]
+        if width > self.cfg.max_history:
+            raise ValueError(f"histories of {width} items; this model reads at most {self.cfg.max_history}")
+        offset = self.cfg.max_history - width
+        x = x + self.pos_emb(torch.arange(offset, offset + width, device=inputs.device))[None]
         x = x.masked_fill(pad[:, :, None], 0.0)
         memory = self.encoder(x, src_key_padding_mask=pad) if self.cfg.encoder_layers else self.encoder(x)
         memory = memory.masked_fill(pad[:, :, None], 0.0)  # fully padded rows would carry NaN otherwise
