@@ -1,52 +1,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-ASSETS = Path(__file__).parent / "assets"
+from tests.helpers import WORDS
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test session writes embeddings to its own cache, never the user's."""
     monkeypatch.setenv("SEMID_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
-def clustered(n: int, dim: int, n_clusters: int, seed: int = 0, spread: float = 0.05) -> np.ndarray:
-    """Gaussian blobs around random unit centres: data with real cluster structure."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(n_clusters, dim))
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    labels = rng.integers(0, n_clusters, size=n)
-    return (centres[labels] + spread * rng.normal(size=(n, dim))).astype(np.float32)
-
-
-WORDS = [
-    "apple",
-    "river",
-    "castle",
-    "violin",
-    "desert",
-    "rocket",
-    "garden",
-    "winter",
-    "tiger",
-    "copper",
-    "island",
-    "candle",
-    "forest",
-    "marble",
-    "thunder",
-    "harbor",
-    "meadow",
-    "lantern",
-    "glacier",
-    "saddle",
-]
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +22,7 @@ def tiny(tmp_path_factory):
     from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
-    from tests.test_cli import runner
+    from tests.helpers import runner
 
     root = tmp_path_factory.mktemp("tiny")
     items = [{"item_id": f"i{k}", "text": f"{w} thing", "popularity": 20 - k} for k, w in enumerate(WORDS)]

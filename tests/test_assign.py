@@ -6,8 +6,7 @@ import pytest
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
 from semid.sid import SIDTable
-from tests.conftest import clustered
-from tests.test_cli import make_dataset, tokenize
+from tests.helpers import clustered, make_dataset, tokenize
 
 
 def write_new_items(tmp_path, n):
@@ -74,7 +73,7 @@ def test_assign_grows_the_dedup_layer_when_a_group_outgrows_it(tmp_path):
 def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
     """A second `semid tokenize` into the same --out would refit and drop the items `semid assign` added."""
     from semid.cli import app
-    from tests.test_cli import runner
+    from tests.helpers import runner
 
     ds = make_dataset(tmp_path)
     tokenize(ds, tmp_path / "tok", "8,8")

@@ -6,50 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import semid
 from semid.cli import app
 from semid.tokenize import RQKMeans
-from tests.conftest import clustered
-
-runner = CliRunner()
-
-
-def write_jsonl(path, rows):
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def make_dataset(tmp_path, n=300):
-    items = [{"item_id": f"i{k}", "text": f"item {k}", "popularity": int(1000 // (k + 1))} for k in range(n)]
-    queries = [{"query_id": f"q{k}", "split": "train", "query": f"find {k}", "target": f"i{k}"} for k in range(n)]
-    write_jsonl(tmp_path / "items.jsonl", items)
-    write_jsonl(tmp_path / "queries.jsonl", queries)
-    res = runner.invoke(
-        app,
-        [
-            "data",
-            "import",
-            "--items",
-            str(tmp_path / "items.jsonl"),
-            "--queries",
-            str(tmp_path / "queries.jsonl"),
-            "--out",
-            str(tmp_path / "ds"),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    np.save(tmp_path / "vecs.npy", clustered(n, 8, 12))
-    return tmp_path / "ds"
-
-
-def tokenize(ds, out, sizes, *options):
-    """`semid tokenize` on a dataset folder whose vectors lie beside it in vecs.npy; must succeed."""
-    args = ["tokenize", str(ds), "--vectors", str(ds.parent / "vecs.npy"), "--codebook-sizes", sizes, *options]
-    res = runner.invoke(app, [*args, "--out", str(out)])
-    assert res.exit_code == 0, res.output
-    return out
+from tests.helpers import clustered, make_dataset, runner, tokenize, write_jsonl
 
 
 def test_import_tokenize_diagnose(tmp_path):

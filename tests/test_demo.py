@@ -15,7 +15,7 @@ import semid.pipeline
 import semid.retrieve.build
 from semid.cli import app
 from semid.files import recover_folder, replace_folder
-from tests.test_cli import runner
+from tests.helpers import runner
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from semid.retrieve.retriever import Retriever
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig
 from semid.retrieve.vocab import SIDVocab
 from semid.serve import BatchConfig, ServeConfig, create_app
-from tests.test_cli import runner
+from tests.helpers import runner
 
 # per backbone: (a history the model reads whole, one it cuts, what the warning names)
 CASES = {

@@ -14,8 +14,7 @@ from semid.data.provenance import VECTORS_INFO, vectors_match
 from semid.embed import load_vectors
 from semid.errors import DataError
 from semid.sid import SIDTable
-from tests.conftest import clustered
-from tests.test_cli import make_dataset, runner, write_jsonl
+from tests.helpers import clustered, make_dataset, runner, write_jsonl
 
 
 def data_import(items, queries, out):

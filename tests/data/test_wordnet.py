@@ -2,7 +2,7 @@ import pytest
 
 from semid.data.wordnet import wordnet_items_and_queries
 from semid.errors import DataError, MissingResourceError
-from tests.conftest import ASSETS
+from tests.helpers import ASSETS
 
 WN = ASSETS / "wordnet"
 

@@ -9,8 +9,7 @@ from semid.cli import app
 from semid.data import prepare_dataset
 from semid.eval.bench import BenchResults, mean_ci
 from semid.pipeline import embed_dataset
-from tests.conftest import ASSETS
-from tests.test_cli import runner
+from tests.helpers import ASSETS, runner
 
 METHODS = ["bm25", "dense", "popularity", "dsi", "nci", "rq_kmeans", "sa2crq_m3"]
 

@@ -15,7 +15,7 @@ from semid.retrieve.train import TrainConfig, fit_retriever
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 from semid.tokenize import Codes, RQKMeans, RQKMeansConfig
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 ADJECTIVES = ["red", "tiny", "wooden", "frozen", "ancient", "noisy", "silver", "sweet", "broken", "hidden"]
 NOUNS = ["boat", "castle", "violin", "garden", "rocket", "tiger", "lamp", "bridge", "forest", "clock"]

@@ -14,8 +14,7 @@ from semid.retrieve.build import BuildConfig
 from semid.retrieve.model import ModelConfig, pad_batch
 from semid.retrieve.retriever import Retriever
 from semid.retrieve.train import TrainConfig, train_retriever
-from tests.conftest import WORDS
-from tests.test_cli import runner
+from tests.helpers import WORDS, runner
 
 
 def test_tiny_model_learns_its_training_pairs(tiny):

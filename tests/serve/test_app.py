@@ -20,7 +20,7 @@ from semid.retrieve.retriever import Retriever
 from semid.serve import BatchConfig, MicroBatcher, ServeConfig, create_app
 from semid.serve.batcher import QueueFullError, ShuttingDownError
 from semid.sid.table import SIDTable
-from tests.conftest import WORDS
+from tests.helpers import WORDS
 
 
 def client_for(retriever, **cfg) -> TestClient:

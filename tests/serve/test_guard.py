@@ -129,7 +129,7 @@ def test_start_up_says_what_the_admin_paths_are_open_to():
 
 def test_semid_serve_on_a_public_address_warns_and_turns_the_admin_paths_off(tiny, monkeypatch):
     from semid.serve import server
-    from tests.test_cli import runner
+    from tests.helpers import runner
 
     root, _, _ = tiny
     started = []

@@ -8,7 +8,7 @@ from semid.tokenize import AdaptiveRQ, Codes, load_tokenizer, make_tokenizer
 from semid.tokenize.adaptive import AdaptiveRQConfig
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
 from semid.tokenize.staging import Stage
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 
 def long_tailed(seed=0):

@@ -5,7 +5,7 @@ import pytest
 
 from semid.codes import code_keys
 from semid.tokenize import AtomicIDs, HierarchicalKMeans, HKMeansConfig, load_tokenizer
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 
 def test_dsi_gives_every_item_its_own_token_and_new_items_their_neighbours():

@@ -5,7 +5,7 @@ from semid.errors import DataError
 from semid.sid import SIDTable
 from semid.sid.diagnostics import compute_diagnostics
 from semid.tokenize import HourglassFix, load_tokenizer, make_tokenizer
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 SIZES = [16, 32, 32]
 

@@ -3,7 +3,7 @@ import pytest
 
 from semid.errors import DataError
 from semid.tokenize import Codes, RQKMeans, RQKMeansConfig, Tokenizer, load_tokenizer, make_tokenizer
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 
 def fit(x, sizes=(16, 16, 16), seed=0):

@@ -5,7 +5,7 @@ import torch
 from semid.errors import DataError
 from semid.sid.diagnostics import compute_diagnostics
 from semid.tokenize import RQVAE, RQVAEConfig, load_tokenizer
-from tests.conftest import clustered
+from tests.helpers import clustered
 
 SIZES = [16, 16, 16]
 

@@ -1,0 +1,85 @@
+"""Helpers shared by the test modules: small datasets, vectors with cluster structure, the CLI runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from semid.cli import app
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def clustered(n: int, dim: int, n_clusters: int, seed: int = 0, spread: float = 0.05) -> np.ndarray:
+    """Gaussian blobs around random unit centres: data with real cluster structure."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(n_clusters, dim))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    labels = rng.integers(0, n_clusters, size=n)
+    return (centres[labels] + spread * rng.normal(size=(n, dim))).astype(np.float32)
+
+
+WORDS = [
+    "apple",
+    "river",
+    "castle",
+    "violin",
+    "desert",
+    "rocket",
+    "garden",
+    "winter",
+    "tiger",
+    "copper",
+    "island",
+    "candle",
+    "forest",
+    "marble",
+    "thunder",
+    "harbor",
+    "meadow",
+    "lantern",
+    "glacier",
+    "saddle",
+]
+
+
+runner = CliRunner()
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def make_dataset(tmp_path, n=300):
+    items = [{"item_id": f"i{k}", "text": f"item {k}", "popularity": int(1000 // (k + 1))} for k in range(n)]
+    queries = [{"query_id": f"q{k}", "split": "train", "query": f"find {k}", "target": f"i{k}"} for k in range(n)]
+    write_jsonl(tmp_path / "items.jsonl", items)
+    write_jsonl(tmp_path / "queries.jsonl", queries)
+    res = runner.invoke(
+        app,
+        [
+            "data",
+            "import",
+            "--items",
+            str(tmp_path / "items.jsonl"),
+            "--queries",
+            str(tmp_path / "queries.jsonl"),
+            "--out",
+            str(tmp_path / "ds"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    np.save(tmp_path / "vecs.npy", clustered(n, 8, 12))
+    return tmp_path / "ds"
+
+
+def tokenize(ds, out, sizes, *options):
+    """`semid tokenize` on a dataset folder whose vectors lie beside it in vecs.npy; must succeed."""
+    args = ["tokenize", str(ds), "--vectors", str(ds.parent / "vecs.npy"), "--codebook-sizes", sizes, *options]
+    res = runner.invoke(app, [*args, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
