@@ -74,7 +74,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     retriever = retriever.with_table(table)
 
     t2 = time.perf_counter()
-    decoded = _decode(retriever, data, cfg.beam)
+    decoded = _decode(retriever, data, cfg.beam, cfg.show_progress)
     eval_seconds = time.perf_counter() - t2
     splits = evaluate(data.qrels(), decoded.run, METRICS, data.groups)
     splits["all"]["ret_per"] = float(decoded.retrieved.mean())  # ret_per of the uncut lists, batch by batch
@@ -155,7 +155,9 @@ class Decoded(NamedTuple):
     hallucinated: list[int]  # of those, SIDs that match no item
 
 
-def _decode(retriever: Retriever, data: BenchData, beam: int) -> Decoded:
+def _decode(retriever: Retriever, data: BenchData, beam: int, show_progress: bool = False) -> Decoded:
+    from tqdm.auto import tqdm
+
     if data.input_kind == "text":
         inputs = retriever.encode_inputs(queries=data.test["query"].tolist())
     else:
@@ -165,7 +167,8 @@ def _decode(retriever: Retriever, data: BenchData, beam: int) -> Decoded:
     retrieved: list[np.ndarray] = []
     generated: list[int] = []
     hallucinated: list[int] = []
-    for start in range(0, len(inputs), DECODE_BATCH):
+    batches = range(0, len(inputs), DECODE_BATCH)
+    for start in tqdm(batches, desc="decode test queries (constrained + free)", disable=not show_progress):
         batch = inputs[start : start + DECODE_BATCH]
         res = retriever.generate(batch, beam=beam, constrained=True)
         rows = slice(start, start + DECODE_BATCH)
