@@ -98,7 +98,6 @@ async def run_level(url: str, bodies: list[dict[str, Any]], concurrency: int, n:
         t0 = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(concurrency)))
         wall = time.perf_counter() - t0
-    ms = np.asarray(latencies) * 1000 if latencies else np.asarray([np.nan])
     return {
         "concurrency": concurrency,
         "requests_ok": len(latencies),
@@ -106,15 +105,24 @@ async def run_level(url: str, bodies: list[dict[str, Any]], concurrency: int, n:
         "error_kinds": errors,
         "seconds": wall,
         "qps": len(latencies) / wall,
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p95_ms": float(np.percentile(ms, 95)),
-        "p99_ms": float(np.percentile(ms, 99)),
+        **latency_summary(latencies),
     }
 
 
-def batch_sizes(port: int) -> dict[str, float]:
+def latency_summary(latencies: list[float]) -> dict[str, float]:
+    """p50/p95/p99 in ms of latencies in seconds (NaN when there are none)."""
+    ms = np.asarray(latencies) * 1000 if latencies else np.asarray([np.nan])
+    return {f"p{q}_ms": float(np.percentile(ms, q)) for q in (50, 95, 99)}
+
+
+def metric_samples(port: int) -> list[Any]:
+    """Every sample /metrics holds (prometheus_client Sample: name, labels, value)."""
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    values = {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples}
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def batch_sizes(port: int) -> dict[str, float]:
+    values = {s.name: s.value for s in metric_samples(port)}
     count = values.get("semid_batch_size_count", 0.0)
     return {"decoder_calls": count, "mean_batch": values.get("semid_batch_size_sum", 0.0) / count if count else 0.0}
 
