@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -22,7 +20,7 @@ def tiny(tmp_path_factory):
     from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.train import TrainConfig, train_retriever
-    from tests.helpers import runner
+    from tests.helpers import data_import, runner, write_jsonl
 
     root = tmp_path_factory.mktemp("tiny")
     items = [{"item_id": f"i{k}", "text": f"{w} thing", "popularity": 20 - k} for k, w in enumerate(WORDS)]
@@ -30,20 +28,8 @@ def tiny(tmp_path_factory):
         {"query_id": f"q{k}", "split": "train", "query": f"the {w}", "target": f"i{k}"} for k, w in enumerate(WORDS)
     ]
     queries += [{"query_id": "v0", "split": "valid", "query": "the apple", "target": "i0"}]
-    (root / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in items))
-    (root / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
-    res = runner.invoke(
-        app,
-        [
-            "data",
-            "import",
-            "--items",
-            str(root / "items.jsonl"),
-            "--queries",
-            str(root / "queries.jsonl"),
-            "--out",
-            str(root / "ds"),
-        ],
+    res = data_import(
+        write_jsonl(root / "items.jsonl", items), write_jsonl(root / "queries.jsonl", queries), root / "ds"
     )
     assert res.exit_code == 0, res.output
     rng = np.random.default_rng(0)

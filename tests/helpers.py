@@ -54,24 +54,17 @@ def write_jsonl(path, rows):
     return path
 
 
+def data_import(items, queries, out):
+    """`semid data import` of an items and a queries file into `out`; the CliRunner result."""
+    return runner.invoke(app, ["data", "import", "--items", str(items), "--queries", str(queries), "--out", str(out)])
+
+
 def make_dataset(tmp_path, n=300):
     items = [{"item_id": f"i{k}", "text": f"item {k}", "popularity": int(1000 // (k + 1))} for k in range(n)]
     queries = [{"query_id": f"q{k}", "split": "train", "query": f"find {k}", "target": f"i{k}"} for k in range(n)]
     write_jsonl(tmp_path / "items.jsonl", items)
     write_jsonl(tmp_path / "queries.jsonl", queries)
-    res = runner.invoke(
-        app,
-        [
-            "data",
-            "import",
-            "--items",
-            str(tmp_path / "items.jsonl"),
-            "--queries",
-            str(tmp_path / "queries.jsonl"),
-            "--out",
-            str(tmp_path / "ds"),
-        ],
-    )
+    res = data_import(tmp_path / "items.jsonl", tmp_path / "queries.jsonl", tmp_path / "ds")
     assert res.exit_code == 0, res.output
     np.save(tmp_path / "vecs.npy", clustered(n, 8, 12))
     return tmp_path / "ds"

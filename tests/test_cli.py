@@ -10,7 +10,7 @@ import pytest
 import semid
 from semid.cli import app
 from semid.tokenize import RQKMeans
-from tests.helpers import clustered, make_dataset, runner, tokenize, write_jsonl
+from tests.helpers import clustered, data_import, make_dataset, runner, tokenize, write_jsonl
 
 
 def test_import_tokenize_diagnose(tmp_path):
@@ -27,19 +27,7 @@ def test_import_tokenize_diagnose(tmp_path):
 def test_bad_inputs_exit_2_with_the_location(tmp_path):
     write_jsonl(tmp_path / "items.jsonl", [{"item_id": "a", "text": "", "popularity": 1}])
     write_jsonl(tmp_path / "queries.jsonl", [{"split": "train", "query": "x", "target": "a"}])
-    res = runner.invoke(
-        app,
-        [
-            "data",
-            "import",
-            "--items",
-            str(tmp_path / "items.jsonl"),
-            "--queries",
-            str(tmp_path / "queries.jsonl"),
-            "--out",
-            str(tmp_path / "ds"),
-        ],
-    )
+    res = data_import(tmp_path / "items.jsonl", tmp_path / "queries.jsonl", tmp_path / "ds")
     assert res.exit_code == 2
     assert "items.jsonl line 1: field 'text' is empty" in res.output
 

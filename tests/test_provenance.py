@@ -14,11 +14,7 @@ from semid.data.provenance import VECTORS_INFO, vectors_match
 from semid.embed import load_vectors
 from semid.errors import DataError
 from semid.sid import SIDTable
-from tests.helpers import clustered, make_dataset, runner, write_jsonl
-
-
-def data_import(items, queries, out):
-    return runner.invoke(app, ["data", "import", "--items", str(items), "--queries", str(queries), "--out", str(out)])
+from tests.helpers import clustered, data_import, make_dataset, runner, write_jsonl
 
 
 def test_data_import_refuses_to_overwrite_its_own_inputs(tmp_path):
