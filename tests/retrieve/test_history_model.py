@@ -118,3 +118,15 @@ def test_a_history_gets_the_same_answer_alone_and_batched_with_longer_ones(cycle
     for b, a in zip(batched, alone, strict=True):
         assert b.item_ids == a.item_ids
         np.testing.assert_allclose(b.scores, a.scores, atol=1e-5)
+
+
+def test_a_history_longer_than_the_model_reads_is_cut_to_its_most_recent_items(cycle):
+    _, retriever = cycle
+    model = retriever.backbone.model
+    n = model.cfg.max_history
+    long = [f"i{k % 20}" for k in range(n + 7)]
+    cut = retriever.search(histories=[long], k=5, beam=5)[0]
+    recent = retriever.search(histories=[long[-n:]], k=5, beam=5)[0]
+    assert cut.item_ids == recent.item_ids
+    with pytest.raises(ValueError, match=f"at most {n}"):
+        model.encode(torch.zeros((1, n + 1), dtype=torch.long))

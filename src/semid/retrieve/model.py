@@ -30,7 +30,7 @@ class ModelConfig:
     num_layers: int = 4  # encoder layers
     num_decoder_layers: int = 2  # decoder layers (SIDs are short)
     num_heads: int = 4
-    d_kv: int = 64  # size of each attention head
+    d_kv: int | None = None  # size of each attention head; None: d_model // num_heads
     dropout: float = 0.1
     max_input_tokens: int = 64  # query tokens (or history SID tokens, most recent kept)
     text_tokenizer: str | None = None  # local tokenizer folder; None: the WordPiece vocab bundled with MiniLM
@@ -71,7 +71,7 @@ def build_model(cfg: ModelConfig, vocab: SIDVocab) -> Any:
         num_layers=cfg.num_layers,
         num_decoder_layers=cfg.num_decoder_layers,
         num_heads=cfg.num_heads,
-        d_kv=cfg.d_kv,
+        d_kv=cfg.d_kv or cfg.d_model // cfg.num_heads,
         dropout_rate=cfg.dropout,
         pad_token_id=0,
         eos_token_id=vocab.eos,

@@ -103,7 +103,7 @@ class RQVAETrainer:
 
     def _depths(self, x: torch.Tensor, tables: PrefixTables | None, tau: float) -> tuple[Codes, PrefixTables]:
         """Every training item's SARQ code, cut by fixed tables or by this stage's own current codes, and the
-        tables that cut them (the next epoch keeps them)."""
+        tables that cut them."""
         full = self._module().codes(x).cpu().numpy()
         if tables is None:
             cut = apply_depths(full, PrefixTables.from_codes(Codes.full(full)), tau)
@@ -126,7 +126,8 @@ class RQVAETrainer:
         bar = tqdm(range(start_epoch, epochs), desc=f"{self.name} {stage.name}", disable=not c.show_progress)
         for epoch in bar:
             if c.adaptive:
-                cut, tables = self._depths(x, tables, stage.tau)
+                # depths from this epoch's codes (or the head's fixed tables), so a resumed run cuts the same way
+                cut, tables = self._depths(x, stage.tables, stage.tau)
                 depth = torch.from_numpy(cut.lengths).to(self.device)
             else:
                 depth = torch.full((n,), L, device=self.device)

@@ -110,7 +110,6 @@ def _train(
         num_layers=cfg.layers,
         num_decoder_layers=cfg.decoder_layers,
         num_heads=4,
-        d_kv=cfg.d_model // 4,
     )
     minilm = SIDModelConfig(d_model=cfg.d_model, encoder_layers=cfg.layers, decoder_layers=cfg.decoder_layers)
     train_cfg = TrainConfig(
