@@ -63,3 +63,10 @@ def test_bench_config_spells_out_the_training_defaults():
     from semid.retrieve.train import TrainConfig
 
     assert (BenchConfig.batch_size, BenchConfig.lr) == (TrainConfig.batch_size, TrainConfig.lr)
+
+
+def test_export_defaults_are_the_config_defaults():
+    from semid.export import ExportConfig
+
+    got, cfg = defaults("export", "hf"), ExportConfig()
+    assert (got["max_history"], got["overwrite"], got["base_tokenizer"]) == (cfg.max_history, cfg.overwrite, None)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from semid.cli import bench, data, models, sids
+from semid.cli import bench, data, export, models, sids
 from semid.cli.common import guarded
 
 app = typer.Typer(help="Generative retrieval with adaptive semantic IDs.", no_args_is_help=True)
 data_app = typer.Typer(help="Prepare and import datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+export_app = typer.Typer(help="Export SIDs for other tools.", no_args_is_help=True)
 
 data_app.command("prepare")(guarded(data.prepare))
 data_app.command("import")(guarded(data.import_))
@@ -29,5 +30,7 @@ for command in (
     bench.demo,
 ):
     app.command()(guarded(command))
+app.add_typer(export_app, name="export")
+export_app.command("hf")(guarded(export.hf))
 
 __all__ = ["app"]
