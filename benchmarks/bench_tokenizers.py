@@ -22,6 +22,7 @@ from benchmarks.datasets import embedded_dataset
 from benchmarks.machine import describe
 from semid.data import load_dataset
 from semid.pipeline import ITEM_VECTORS
+from semid.reporting import fmt
 from semid.sid.diagnostics import compute_diagnostics
 from semid.tokenize import make_tokenizer
 
@@ -45,6 +46,10 @@ def methods(vae_epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
     return rows
 
 
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)  # None: no items in that part (an all-tail catalogue)
+
+
 def summarize(
     label: str, method: str, options: dict[str, Any], diag: dict[str, Any], fit_s: float, tau: float | None
 ) -> dict[str, Any]:
@@ -58,8 +63,7 @@ def summarize(
         "n_sids": diag["n_sids"],
         "collision_rate": round(diag["collision_rate"], 4),
         "items_per_sid": {k: round(v, 3) for k, v in ips.items()},
-        "length_head": round(diag["length"]["head"]["mean"], 3),
-        "length_tail": round(diag["length"]["tail"]["mean"], 3),
+        **{f"length_{part}": _rounded(diag["length"][part]["mean"], 3) for part in ("head", "tail")},
         "gini": [round(layer["gini"], 3) for layer in diag["layers"]],
         "entropy": [round(layer["entropy"], 2) for layer in diag["layers"]],
         "top1_share": [round(layer["top1_share"], 4) for layer in diag["layers"]],
@@ -81,7 +85,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {r['label']} | {tau} | {r['fit_encode_s']} | {r['n_sids']} | {r['collision_rate']:.2%} "
             f"| {ips['mean']:.2f} "
             f"| {ips['p80']:.0f} | {ips['p90']:.0f} | {ips['p99']:.0f} | {ips['p999']:.0f} | {ips['max']} "
-            f"| {r['length_head']:.2f} | {r['length_tail']:.2f} | {'/'.join(map(str, r['gini']))} "
+            f"| {fmt(r['length_head'])} | {fmt(r['length_tail'])} | {'/'.join(map(str, r['gini']))} "
             f"| {'/'.join(map(str, r['entropy']))} |"
         )
     m = result["machine"]

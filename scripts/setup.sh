@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up for semid on a fresh machine: .venv at the repo root, torch (CPU wheel pinned), semid + dev tools,
-# and the WordNet 3.0 files for `semid data prepare wordnet`. Safe to rerun: skips pip when nothing changed.
+# the WordNet 3.0 files for `semid data prepare wordnet` and Chromium for the browser test of the HTML
+# reports. Safe to rerun: skips pip when nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,13 +28,19 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# WordNet 3.0 (Debian package wordnet-base) for the wordnet dataset; optional for everything else.
-if [ ! -f /usr/share/wordnet/data.noun ]; then
+# Optional Debian packages: installed when running as root with apt-get, otherwise a note says how.
+apt_optional() {  # apt_optional PACKAGE WHAT-NEEDS-IT
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "[setup] installing WordNet 3.0 (apt-get install wordnet-base)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base) >/dev/null 2>&1 \
-      || echo "[setup] warning: could not install wordnet-base; \`semid data prepare wordnet\` will say what is missing"
+    echo "[setup] installing $1 (apt-get install $1) for $2"
+    [ -n "${APT_UPDATED:-}" ] || { apt-get update -qq >/dev/null 2>&1 && APT_UPDATED=1; } || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null 2>&1 \
+      || echo "[setup] warning: could not install $1; $2 will say what is missing"
   else
-    echo "[setup] note: WordNet 3.0 files not found; run 'sudo apt-get install wordnet-base' for the wordnet dataset"
+    echo "[setup] note: $1 not found; run 'sudo apt-get install $1' for $2"
   fi
-fi
+}
+
+# WordNet 3.0 (Debian package wordnet-base) for the wordnet dataset; optional for everything else.
+[ -f /usr/share/wordnet/data.noun ] || apt_optional wordnet-base "\`semid data prepare wordnet\`"
+# Chromium for the test that opens the HTML reports in a headless browser (skipped, saying why, without it).
+command -v chromium >/dev/null 2>&1 || apt_optional chromium "the browser test of the HTML reports"

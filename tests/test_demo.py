@@ -37,7 +37,8 @@ def stubbed(monkeypatch):
         return SimpleNamespace(to_markdown=lambda: "")
 
     ds = SimpleNamespace(n_items=3, meta={"n_queries": {}})
-    diag = {"n_items": 3, "n_sids": 3, "collision_rate": 0.0, "layers": []}
+    length = {"mean": 1.0, "head": {"mean": None, "n_items": 0}, "tail": {"mean": 1.0, "n_items": 3}}
+    diag = {"n_items": 3, "n_sids": 3, "collision_rate": 0.0, "layers": [], "length": length}
     monkeypatch.setattr(semid.data, "prepare_dataset", lambda name, out: ds)
     monkeypatch.setattr(semid.pipeline, "embed_dataset", lambda data_dir: None)
     monkeypatch.setattr(semid.pipeline, "tokenize_dataset", tokenize_dataset)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from semid.eval.bench import BenchResults
+from semid.eval.bench.report import markdown_html
 from semid.eval.harness import results_markdown
 
 COMMITTED = sorted((Path(__file__).parents[2] / "benchmarks" / "results").rglob("results.json"))
@@ -22,4 +23,19 @@ def test_committed_results_round_trip_and_render(path, tmp_path):
     assert all(line in results.to_markdown() for line in table)  # every row of the committed table
     assert results_markdown(json.loads(path.read_text())) == results.to_markdown()
     page = saved["report.html"].read_text()
-    assert page.count('<img src="data:image/png;base64,') == 3 and "| method | seeds |" in page
+    assert page.count("src='data:image/png;base64,") == 3
+    assert "<th>method</th>" in page and "|---" not in page  # a table, not Markdown as text
+
+
+def test_a_group_without_test_queries_is_na_not_a_score():
+    results = BenchResults.load(COMMITTED[0].parent)
+    results.data["n_test"]["cold"] = 0
+    for seeds in results.methods.values():
+        for run in seeds.values():
+            run["splits"]["cold"] = {k: float("nan") for k in run["splits"]["cold"]}
+    rows = [line.split(" | ") for line in results.to_markdown().splitlines() if line.startswith("| ")]
+    cold = rows[0].index("cold R@100")
+    assert {row[cold] for row in rows[2:]} == {"n/a"}
+    assert all(row[cold - 1] != "n/a" for row in rows[2:])  # tail has queries: scores
+    table = markdown_html(results.to_markdown())
+    assert table.count("<td>n/a</td>") == len(results.methods)

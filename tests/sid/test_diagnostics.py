@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from semid.sid.diagnostics import compute_diagnostics, entropy_bits, gini, transition_matrix
-from semid.sid.report import render_report
+from semid.sid.report import plot_lengths, render_report
 from semid.tokenize import Codes
 
 
@@ -48,9 +48,13 @@ def test_transition_matrix():
     assert m[0, 1] == 3 and m[0, 2] == 1 and m[2, 1] == 1 and m.sum() == 5
 
 
-def test_report_embeds_four_plots():
+def test_report_embeds_four_plots_and_says_na_for_no_head_items():
     codes = hand_codes()
-    d = compute_diagnostics(codes, [4, 4], np.zeros(6, dtype=bool))
+    d = compute_diagnostics(codes, [4, 4], np.zeros(6, dtype=bool))  # all tail
+    assert d["length"]["head"] == {"mean": None, "n_items": 0, "histogram": {"1": 0, "2": 0}}
     html = render_report(codes, d)
     assert html.count("data:image/png;base64,") == 4
     assert "collision rate 33.33%" in html
+    assert "mean code length 1.83 (head n/a: no head items, tail 1.83)" in html
+    legend = [t.get_text() for t in plot_lengths(d).axes[0].get_legend().get_texts()]
+    assert legend == ["head: no items", "tail (mean 1.83)"]

@@ -49,7 +49,12 @@ def int_list(text: str) -> list[int]:
 
 def print_diagnostics(diag: dict[str, Any]) -> None:
     """The per-layer token statistics of `semid diagnose` as a table on stdout."""
-    t = Table(title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}")
+    from semid.sid.diagnostics import length_text
+
+    t = Table(
+        title=f"{diag['n_items']:,} items, {diag['n_sids']:,} SIDs, collision rate {diag['collision_rate']:.2%}",
+        caption=length_text(diag["length"]),
+    )
     for col in ("layer", "utilization", "entropy", "gini", "top1_share", "path_sparsity"):
         t.add_column(col)
     for s in diag["layers"]:

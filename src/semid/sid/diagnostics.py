@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from semid.codes import Codes
+from semid.reporting import fmt
 
 QUANTILES = {"p80": 0.80, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 
@@ -91,12 +92,22 @@ def sid_group_sizes(codes: Codes) -> np.ndarray:
 
 
 def length_summary(lengths: np.ndarray, n_layers: int) -> dict[str, Any]:
+    """Mean and histogram of code lengths; the mean of no items (e.g. the head of an all-tail catalogue) is None."""
     hist = np.bincount(lengths, minlength=n_layers + 1)[1:]
     return {
-        "mean": float(lengths.mean()) if lengths.size else 0.0,
+        "mean": float(lengths.mean()) if lengths.size else None,
         "n_items": int(lengths.size),
         "histogram": {str(i + 1): int(c) for i, c in enumerate(hist)},
     }
+
+
+def length_text(length: dict[str, Any]) -> str:
+    """The code-length line of a report: mean overall, of head and of tail items; n/a for a part with no items."""
+    parts = [
+        f"{part} {fmt(length[part]['mean'])}" if length[part]["n_items"] else f"{part} n/a: no {part} items"
+        for part in ("head", "tail")
+    ]
+    return f"mean code length {fmt(length['mean'])} ({', '.join(parts)})"
 
 
 def compute_diagnostics(codes: Codes, codebook_sizes: list[int], is_head: np.ndarray | None = None) -> dict[str, Any]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +12,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from semid.codes import Codes
-from semid.sid.diagnostics import sid_group_sizes, transition_matrix
-
-
-def _png(fig: Figure) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+from semid.reporting import NOT_AVAILABLE, figure_html, fmt, page
+from semid.sid.diagnostics import length_text, sid_group_sizes, transition_matrix
 
 
 def plot_token_distributions(codes: Codes, diag: dict[str, Any]) -> Figure:
     L = codes.n_layers
-    fig, axes = plt.subplots(1, L, figsize=(4.2 * L, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, L, figsize=(4.2 * L, 3.2), squeeze=False, layout="constrained")
     for layer, ax in enumerate(axes[0]):
         stats = diag["layers"][layer]
         counts = np.bincount(codes.codes[codes.lengths > layer, layer], minlength=stats["codebook_size"])
@@ -50,7 +43,7 @@ def plot_hourglass(codes: Codes, diag: dict[str, Any]) -> Figure:
     L = codes.n_layers
     sizes = diag["codebook_sizes"]
     n_trans = max(L - 1, 0)
-    fig, axes = plt.subplots(1, 1 + n_trans, figsize=(4.2 * (1 + n_trans), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, 1 + n_trans, figsize=(4.2 * (1 + n_trans), 3.6), squeeze=False, layout="constrained")
     ax = axes[0][0]
     eff = [2 ** s["entropy"] for s in diag["layers"]]
     used = [s["utilization"] * s["codebook_size"] for s in diag["layers"]]
@@ -73,6 +66,8 @@ def plot_hourglass(codes: Codes, diag: dict[str, Any]) -> Figure:
             f"layer {layer + 1} -> {layer + 2}: fan-out {stats['fan_out_mean']:.1f}, fan-in {stats['fan_in_mean']:.1f}",
             fontsize=9,
         )
+        for axis in (axt.xaxis, axt.yaxis):
+            axis.set_major_locator(MaxNLocator(integer=True))  # token ranks: no 0.5 ticks on small codebooks
         axt.set_xlabel(f"layer {layer + 2} token (by frequency)")
         axt.set_ylabel(f"layer {layer + 1} token (by frequency)")
     return fig
@@ -106,7 +101,8 @@ def plot_lengths(diag: dict[str, Any]) -> Figure:
         summary = diag["length"][part]
         counts = np.array([summary["histogram"][str(i)] for i in xs], dtype=np.float64)
         share = counts / max(counts.sum(), 1)
-        ax.bar(xs + shift, share, width=0.4, color=color, label=f"{part} (mean {summary['mean']:.2f})")
+        label = f"{part} (mean {fmt(summary['mean'])})" if summary["n_items"] else f"{part}: no items"
+        ax.bar(xs + shift, share, width=0.4, color=color, label=label)
     ax.set_xticks(xs)
     ax.set_xlabel("code length (layers)")
     ax.set_ylabel("share of items")
@@ -132,15 +128,15 @@ def _layer_table(diag: dict[str, Any]) -> str:
         "fan_out_mean",
         "fan_in_mean",
     ]
-    head = "".join(f"<th>{c}</th>" for c in cols)
+    head = "".join(f"<th>{c.replace('_', ' ')}</th>" for c in cols)  # spaces: long names may wrap
     rows = []
     for s in diag["layers"]:
         cells = []
         for c in cols:
-            v = s.get(c, "")
-            cells.append(f"<td>{v:.4g}</td>" if isinstance(v, float) else f"<td>{v}</td>")
+            v = s.get(c, NOT_AVAILABLE)  # fan-in/out of the last layer: there is no next layer
+            cells.append(f"<td>{v:.4g}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    return f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
 def render_report(codes: Codes, diag: dict[str, Any], title: str = "SID diagnostics") -> str:
@@ -159,23 +155,11 @@ def render_report(codes: Codes, diag: dict[str, Any], title: str = "SID diagnost
         f"<li>items per SID: mean {ips['mean']:.3f}, p80 {ips['p80']:.0f}, p90 {ips['p90']:.0f}, "
         f"p99 {ips['p99']:.0f}, p99.9 {ips['p999']:.0f}, max {ips['max']}</li>"
         f"<li>path sparsity {diag['path_sparsity']:.3g}</li>"
-        f"<li>mean code length {diag['length']['mean']:.2f} (head {diag['length']['head']['mean']:.2f}, "
-        f"tail {diag['length']['tail']['mean']:.2f})</li></ul>"
+        f"<li>{length_text(diag['length'])}</li></ul>"
     )
-    imgs = "".join(
-        f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{_png(fig)}'/>"
-        for name, fig in figures
-    )
-    style = (
-        "body{font-family:sans-serif;max-width:1400px;margin:2em auto;color:#222}"
-        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
-        "img{max-width:100%;border:1px solid #eee}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{summary}"
-        f"<h2>Per layer</h2>{_layer_table(diag)}{imgs}</body></html>"
-    )
+    figs = "".join(figure_html(name, fig) for name, fig in figures)
+    body = f"<h1>{html.escape(title)}</h1>{summary}<h2>Per layer</h2>{_layer_table(diag)}{figs}"
+    return page(title, body)
 
 
 def write_report(codes: Codes, diag: dict[str, Any], path: str | Path, title: str = "SID diagnostics") -> Path:

@@ -1,10 +1,10 @@
 """The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths.
 
-It reads the results.json payload (`BenchResults.to_dict()`) and is given the table already rendered."""
+It reads the results.json payload (`BenchResults.to_dict()`) and is given the results already rendered as
+Markdown (results.md), which becomes the page's text and tables: one source for both, so they cannot disagree."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 import matplotlib
@@ -12,10 +12,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from markdown_it import MarkdownIt
 from matplotlib.figure import Figure
 
 from semid.eval.metrics import KS
-from semid.sid.report import _png
+from semid.reporting import NOT_AVAILABLE, figure_html, key_value_table, page
+
+SPLITS = ("head", "tail", "cold")
+MARKERS = "osD^v<>ph*X"
 
 
 def _mean(seeds: dict[str, Any], split: str, metric: str) -> float:
@@ -24,31 +28,59 @@ def _mean(seeds: dict[str, Any], split: str, metric: str) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _style(i: int) -> dict[str, Any]:
+    """Line style of the i-th method: ten colours, solid then dashed, each with its own marker, so that a
+    dozen methods stay apart (matplotlib's default cycle repeats after ten)."""
+    return {"color": f"C{i % 10}", "ls": ("-", "--", ":")[i // 10 % 3], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def _legend_outside(ax: Any) -> None:
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+
+
 def plot_recall_curves(results: dict[str, Any]) -> Figure:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, seeds in results["methods"].items():
-        ax.plot(KS, [_mean(seeds, "all", f"recall@{k}") for k in KS], marker="o", label=method)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, (method, seeds) in enumerate(results["methods"].items()):
+        ax.plot(KS, [_mean(seeds, "all", f"recall@{k}") for k in KS], label=method, **_style(i))
     ax.set_xscale("log")
     ax.set_xlabel("K")
     ax.set_ylabel("Recall@K (mean over seeds)")
     ax.set_title("Recall@K, all test queries")
-    ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
+    _legend_outside(ax)
     return fig
 
 
 def plot_split_bars(results: dict[str, Any], metric: str = "recall@100") -> Figure:
+    """Bars per method and test-target group; a group without test queries, or a method without the value,
+    is marked n/a rather than drawn as 0."""
     methods = list(results["methods"])
-    splits = ("head", "tail", "cold")
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(methods)), 4))
+    n_test = results["data"].get("n_test", {})
+    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(methods)), 4))
     x = np.arange(len(methods))
-    for i, split in enumerate(splits):
-        vals = [_mean(results["methods"][m], split, metric) for m in methods]
-        ax.bar(x + (i - 1) * 0.27, np.nan_to_num(vals), width=0.27, label=split)
+    for i, split in enumerate(SPLITS):
+        xs = x + (i - 1) * 0.27
+        if n_test.get(split, 1) == 0:
+            ax.bar(xs, np.zeros(len(methods)), width=0.27, label=f"{split}: {NOT_AVAILABLE}, no test queries")
+            continue
+        vals = np.array([_mean(results["methods"][m], split, metric) for m in methods])
+        bars = ax.bar(xs, np.nan_to_num(vals), width=0.27, label=f"{split} ({n_test.get(split, '?')} queries)")
+        for bar_x, v in zip(xs, vals, strict=True):
+            if np.isnan(v):
+                ax.text(
+                    bar_x,
+                    0,
+                    NOT_AVAILABLE,
+                    rotation=90,
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=bars.patches[0].get_facecolor(),
+                )
     ax.set_xticks(x, methods, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(metric)
     ax.set_title(f"{metric} by test-target group")
-    ax.legend()
+    _legend_outside(ax)
     return fig
 
 
@@ -62,7 +94,7 @@ def plot_code_lengths(results: dict[str, Any]) -> Figure | None:
     if not rows:
         return None
     width = max(len(c) for _, c in rows)
-    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows)), 4))
+    fig, ax = plt.subplots(figsize=(max(7, 0.75 * len(rows)), 4))
     bottom = np.zeros(len(rows))
     for length in range(1, width):
         share = np.array([c[length] if length < len(c) else 0.0 for _, c in rows])
@@ -71,20 +103,27 @@ def plot_code_lengths(results: dict[str, Any]) -> Figure | None:
     ax.set_ylabel("share of items")
     ax.set_title("SID length distribution (seed 0, cold items included)")
     ax.tick_params(axis="x", rotation=45, labelsize=8)
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     return fig
 
 
+def markdown_html(text: str) -> str:
+    """CommonMark with GitHub's tables; raw HTML in `text` is shown as text, never interpreted."""
+    rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
+    rendered = rendered.replace(" ± ", " ±\u00a0")  # a narrow window may break a cell before its CI, not inside
+    return rendered.replace("<table>", "<div class='table-wrap'><table>").replace("</table>", "</table></div>")
+
+
 def render_html(results: dict[str, Any], table_markdown: str) -> str:
-    """The report page: `table_markdown` as it is, the three figures, and the configuration."""
-    figures = [plot_recall_curves(results), plot_split_bars(results), plot_code_lengths(results)]
-    images = "".join(f'<img src="data:image/png;base64,{_png(f)}">' for f in figures if f is not None)
-    table = html.escape(table_markdown)
-    config = html.escape(str(results["config"]))
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>semid bench: {html.escape(results['dataset'])}"
-        "</title><style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%;margin:8px 0}"
-        "pre{white-space:pre-wrap;font-size:12px}</style></head><body>"
-        f"<h1>semid bench: {html.escape(results['dataset'])}</h1><pre>{table}</pre>{images}"
-        f"<h2>Configuration</h2><pre>{config}</pre></body></html>"
-    )
+    """The report page: `table_markdown` rendered (headings, text, tables), the three figures, the configuration."""
+    figures = [
+        ("Recall@K", plot_recall_curves(results)),
+        ("Head, tail and cold test targets", plot_split_bars(results)),
+        ("SID lengths", plot_code_lengths(results)),
+    ]
+    body = markdown_html(table_markdown) + "".join(figure_html(name, fig) for name, fig in figures if fig is not None)
+    if results.get("config"):
+        body += "<h2>Configuration</h2>" + key_value_table(results["config"])
+    if results.get("machine"):
+        body += "<h2>Machine</h2>" + key_value_table(results["machine"])
+    return page(f"semid bench: {results['dataset']}", body)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from semid.reporting import NOT_AVAILABLE
+
 RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 TABLE_COLUMNS = [
@@ -105,7 +107,7 @@ class BenchResults:
             "|---|---|" + "---|" * len(cols),
         ]
         for method, row in summary.items():
-            cells = [_cell(col, *row[col], best=best.get(col)) for col in cols]
+            cells = [NOT_AVAILABLE if self._no_queries(col) else _cell(col, *row[col], best.get(col)) for col in cols]
             lines.append(f"| {method} | {len(self.methods[method])} | " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -122,6 +124,10 @@ class BenchResults:
         paths[RESULTS_MD].write_text(self.to_markdown(), encoding="utf-8")
         paths[REPORT_HTML].write_text(self.to_html(), encoding="utf-8")
         return paths
+
+    def _no_queries(self, col: str) -> bool:
+        """A column of a test-target group (head, tail, cold) with no test queries: n/a, not a score."""
+        return self.data.get("n_test", {}).get(col.split(":")[0]) == 0
 
     def _budget_lines(self) -> list[str]:
         c, m = self.config, self.machine
