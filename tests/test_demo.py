@@ -34,7 +34,7 @@ def stubbed(monkeypatch):
         (folder / "model").mkdir(parents=True, exist_ok=True)
         (folder / "retriever.json").write_text(f"run {runs['n']}")
         (folder / "model" / "weights").write_bytes(os.urandom(64))
-        return SimpleNamespace(to_markdown=lambda: "")
+        return SimpleNamespace(to_markdown=lambda: "", failed={})
 
     ds = SimpleNamespace(n_items=3, meta={"n_queries": {}})
     diag = {"n_items": 3, "n_sids": 3, "collision_rate": 0.0, "layers": []}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -65,8 +66,20 @@ def train(
         device=device,
     )
     _, history = train_retriever(data_dir, tokenize_dir, out, BuildConfig(backbone, minilm, t5), cfg)
-    last = history[-1] if history else {}
-    console.print(f"trained {len(history)} epochs; last {json.dumps(last)} -> {out}")
+    console.print(_trained(history, out), soft_wrap=True)
+
+
+def _trained(history: list[dict[str, Any]], out: Path) -> str:
+    """The closing line of `semid train`: the epoch kept and what its valid recall was measured on."""
+    scored = [h for h in history if "valid_recall@10" in h]
+    if not scored:
+        return f"trained {len(history)} epochs (no valid records: the last epoch is kept) -> {out}"
+    best = max(scored, key=lambda h: (h["valid_recall@10"], h["epoch"]))  # ties: the later epoch, as training
+    n = f"{best['valid_queries']:,}" if "valid_queries" in best else "the"  # older checkpoints did not say
+    return (
+        f"trained {len(history)} epochs; kept epoch {best['epoch']}: valid Recall@10 {best['valid_recall@10']:.4f} "
+        f"on {n} sampled valid records (--eval-queries) -> {out}"
+    )
 
 
 def retrieve(
