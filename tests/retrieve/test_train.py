@@ -56,6 +56,15 @@ def test_retrieve_cli_and_bad_queries(tiny):
     assert unconstrained.n_sids_generated == 16
 
 
+def test_retrieve_answers_each_stdin_line_with_the_model_loaded_once(tiny):
+    root, retriever, _ = tiny
+    res = runner.invoke(app, ["retrieve", str(root / "art"), "--stdin", "-k", "1"], input="the river\n\nthe apple\n")
+    assert res.exit_code == 0, res.output
+    answers = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    expected = retriever.search(["the river", "the apple"], k=1)
+    assert [a["items"] for a in answers] == [r.item_ids for r in expected]  # blank lines skipped, order kept
+
+
 def test_hf_generate_with_the_trie_constraint_returns_real_sids(tiny):
     from transformers import LogitsProcessorList
 
