@@ -108,3 +108,14 @@ def test_an_unknown_dataset_points_to_import_before_writing_anything(tmp_path):
         (tmp_path / "bare" / f).write_text("")
     res = bench(tmp_path / "bare", tmp_path / "out")
     assert res.exit_code == 2 and "semid embed" in res.output and not (tmp_path / "out").exists()
+
+
+def test_a_folder_benched_with_the_old_data_dir_spelling_resumes(imported, tmp_path):
+    root, _ = imported
+    args = ["bench", "--dataset", str(root / "headlines"), "--methods", "popularity", "--out", str(tmp_path)]
+    assert runner.invoke(app, args).exit_code == 0
+    config = json.loads((tmp_path / "bench_config.json").read_text())
+    config.update(dataset="movielens", data_dir=str(root / "headlines"))  # as --dataset NAME --data-dir DIR wrote it
+    (tmp_path / "bench_config.json").write_text(json.dumps(config))
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output

@@ -95,6 +95,9 @@ def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
     path = out / "bench_config.json"
     if path.exists():
         theirs = json.loads(path.read_text(encoding="utf-8"))
+        if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
+            theirs["dataset"] = theirs["data_dir"]
+        theirs.pop("data_dir", None)
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise DataError(
