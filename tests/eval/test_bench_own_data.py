@@ -10,7 +10,7 @@ from semid.cli import app
 from tests.helpers import WORDS, data_import, runner, write_jsonl
 
 N_ITEMS, N_TRAINED = 60, 40  # items past N_TRAINED are only ever test targets: the cold candidates
-METHODS = "popularity,bm25,acrq,rq_kmeans"
+METHODS = "popularity,bm25,sasrec,acrq,rq_kmeans"
 
 
 def catalogue(tmp_path):
@@ -61,6 +61,7 @@ def test_bench_on_an_imported_folder_names_it_and_keeps_every_row(benched):
     assert results["dataset"] == "headlines"
     assert set(results["methods"]) == {"popularity", "bm25", "rq_kmeans"}
     assert "needs head items" in results["failed"]["acrq"]["seed0"]
+    assert "sasrec needs history data; the headlines queries are text" in results["failed"]["sasrec"]["seed0"]
     md = (out / "results.md").read_text()
     assert md.startswith("# semid bench: headlines") and "movielens" not in md
     acrq = next(line for line in md.splitlines() if line.startswith("| acrq |"))

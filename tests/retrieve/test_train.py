@@ -27,6 +27,15 @@ def test_tiny_model_learns_its_training_pairs(tiny):
     assert again[0].item_ids == results[0].item_ids[:1] + again[0].item_ids[1:]
 
 
+def test_what_valid_recall_is_measured_on_is_said(tiny):
+    from semid.cli.models import _trained
+
+    root, _, history = tiny
+    assert all(row["valid_queries"] == 1 for row in history)  # eval_queries=1 of the one valid record
+    closing = _trained(history, root / "art")
+    assert "valid Recall@10" in closing and "on 1 sampled valid records" in closing
+
+
 def test_scores_are_the_models_summed_logprobs(tiny):
     _, retriever, _ = tiny
     inputs = retriever.encode_inputs(["the castle"])
