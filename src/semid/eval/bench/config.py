@@ -72,7 +72,7 @@ def dataset_folder(dataset: str) -> Path | None:
     """The dataset folder `dataset` names, or None for a bundled dataset's name (a folder that shares a
     bundled name is spelled as a path: ./movielens). DataError, before any work, for anything else."""
     from semid.data.format import ITEMS_FILE, META_FILE, QUERIES_FILE
-    from semid.data.provenance import VECTORS_FILE
+    from semid.data.provenance import VECTORS_FILE, check_folder_vectors
 
     if dataset in BUNDLED:
         return None
@@ -92,6 +92,7 @@ def dataset_folder(dataset: str) -> Path | None:
         )
     if not (folder / VECTORS_FILE).exists():
         raise DataError(f"{folder} has no item vectors yet; run `semid embed {folder}` first", source="--dataset")
+    check_folder_vectors(folder)  # embedded from these items, not from a catalogue imported there before
     return folder
 
 

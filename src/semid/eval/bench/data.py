@@ -78,7 +78,6 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     import pandas as pd
 
     from semid.data import load_dataset, prepare_dataset
-    from semid.data.provenance import check_folder_vectors
     from semid.eval.bench.config import dataset_folder
     from semid.pipeline import ITEM_VECTORS, dataset_vectors, embed_dataset
     from semid.retrieve.build import input_kind
@@ -87,7 +86,6 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     if not (data_dir / ITEM_VECTORS).exists():  # a bundled dataset, prepared and embedded on the first run
         prepare_dataset(cfg.dataset, data_dir)
         embed_dataset(data_dir)
-    check_folder_vectors(data_dir)
     ds = load_dataset(data_dir)
     vectors = dataset_vectors(ds, data_dir)
     rng = np.random.default_rng(12345)  # the data split is the same for every seed
