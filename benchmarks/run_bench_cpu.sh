@@ -13,9 +13,9 @@ for ds in movielens wordnet; do
     .venv/bin/semid embed "runs/$ds"
   fi
 done
-.venv/bin/semid bench --dataset movielens --data-dir runs/movielens --out "$OUT/movielens" --seeds 3 \
+.venv/bin/semid bench --dataset runs/movielens --out "$OUT/movielens" --seeds 3 \
   --codebook-sizes 64,64,64 --max-train-queries 4000 --max-test-queries 300 --epochs 1 --batch-size 128 \
   --d-model 128 --beam 50 --backbone t5 --layers 2 --patience 0 --lr 2e-3 "$@"
-.venv/bin/semid bench --dataset wordnet --data-dir runs/wordnet --out "$OUT/wordnet" --seeds 3 --max-items 3000 \
+.venv/bin/semid bench --dataset runs/wordnet --out "$OUT/wordnet" --seeds 3 --max-items 3000 \
   --codebook-sizes 64,64,64 --max-test-queries 300 --epochs 2 --batch-size 128 \
   --d-model 128 --beam 50 --backbone t5 --layers 2 --patience 0 --lr 2e-3 "$@"

@@ -34,7 +34,7 @@ def stubbed(monkeypatch):
         (folder / "model").mkdir(parents=True, exist_ok=True)
         (folder / "retriever.json").write_text(f"run {runs['n']}")
         (folder / "model" / "weights").write_bytes(os.urandom(64))
-        return SimpleNamespace(to_markdown=lambda: "")
+        return SimpleNamespace(to_markdown=lambda: "", failed={})
 
     ds = SimpleNamespace(n_items=3, meta={"n_queries": {}})
     length = {"mean": 1.0, "head": {"mean": None, "n_items": 0}, "tail": {"mean": 1.0, "n_items": 3}}

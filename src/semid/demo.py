@@ -97,8 +97,7 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
     sequential = ["sasrec"] if input_kind(ds) == "history" else []
     log.step(f"5/5 train a generative retriever (RQ-KMeans SIDs); compare: BM25, dense, popularity {sequential}")
     bench_cfg = BenchConfig(
-        dataset=cfg.dataset,
-        data_dir=str(data_dir),
+        dataset=str(data_dir),
         methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
         seeds=1,
         max_train_queries=cfg.train_queries,
@@ -109,6 +108,8 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
         keep_artifacts=True,
     )
     results = run_bench(bench_cfg, out / "bench")
+    if "rq_kmeans" in results.failed:  # the demo's retriever; a failed baseline only leaves its row saying why
+        raise DataError(f"training the retriever failed: {results.failed['rq_kmeans']['seed0']}", source="semid demo")
     replace_folder(out / "bench" / "runs" / "rq_kmeans" / "seed0" / "retriever", retriever, mark_demo_output)
     outputs = {
         "diagnostics": str(out / "diagnostics.json"),

@@ -21,10 +21,8 @@ def bench_out(tmp_path_factory):
     embed_dataset(root / "data")
     args = [
         "bench",
-        "--data-dir",
-        str(root / "data"),
         "--dataset",
-        "wordnet",
+        str(root / "data"),
         "--out",
         str(root / "out"),
         "--methods",
@@ -52,7 +50,7 @@ def bench_out(tmp_path_factory):
 def test_bench_writes_every_method_seed_and_split(bench_out):
     out, _ = bench_out
     results = json.loads((out / "results.json").read_text())
-    assert set(results["methods"]) == set(METHODS)
+    assert set(results["methods"]) == set(METHODS) and results["dataset"] == "wordnet"  # its meta.json name
     assert results["data"]["n_cold_items"] >= 1 and results["data"]["n_test"]["cold"] >= 1
     for method, seeds in results["methods"].items():
         assert len(seeds) == (1 if method in ("bm25", "dense", "popularity") else 2)
@@ -78,8 +76,11 @@ def test_bench_resumes_without_rerunning_finished_methods(bench_out):
     out, args = bench_out
     done = out / "runs" / "rq_kmeans" / "seed0" / "result.json"
     stamp = done.stat().st_mtime_ns
-    res = runner.invoke(app, args)
+    deprecated = [*args]
+    deprecated[deprecated.index("--dataset")] = "--data-dir"  # the old spelling names the same bench
+    res = runner.invoke(app, deprecated)
     assert res.exit_code == 0, res.output
+    assert "--data-dir is deprecated" in res.output
     assert done.stat().st_mtime_ns == stamp
 
 

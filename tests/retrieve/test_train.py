@@ -27,6 +27,15 @@ def test_tiny_model_learns_its_training_pairs(tiny):
     assert again[0].item_ids == results[0].item_ids[:1] + again[0].item_ids[1:]
 
 
+def test_what_valid_recall_is_measured_on_is_said(tiny):
+    from semid.cli.models import _trained
+
+    root, _, history = tiny
+    assert all(row["valid_queries"] == 1 for row in history)  # eval_queries=1 of the one valid record
+    closing = _trained(history, root / "art")
+    assert "valid Recall@10" in closing and "on 1 sampled valid records" in closing
+
+
 def test_scores_are_the_models_summed_logprobs(tiny):
     _, retriever, _ = tiny
     inputs = retriever.encode_inputs(["the castle"])
@@ -54,6 +63,15 @@ def test_retrieve_cli_and_bad_queries(tiny):
     assert res.exit_code == 2 and "query 0 is empty" in res.output
     unconstrained = retriever.search(["the river"], k=5, beam=16, constrained=False)[0]
     assert unconstrained.n_sids_generated == 16
+
+
+def test_retrieve_answers_each_stdin_line_with_the_model_loaded_once(tiny):
+    root, retriever, _ = tiny
+    res = runner.invoke(app, ["retrieve", str(root / "art"), "--stdin", "-k", "1"], input="the river\n\nthe apple\n")
+    assert res.exit_code == 0, res.output
+    answers = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    expected = retriever.search(["the river", "the apple"], k=1)
+    assert [a["items"] for a in answers] == [r.item_ids for r in expected]  # blank lines skipped, order kept
 
 
 def test_hf_generate_with_the_trie_constraint_returns_real_sids(tiny):

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 
-from semid.cli.common import console, int_list, print_diagnostics
+from semid.cli.common import console, int_list, print_diagnostics, warnings_shown
 from semid.demo import DemoConfig
 from semid.eval.bench.config import BenchConfig
 
@@ -22,11 +23,14 @@ def _sizes(sizes: list[int]) -> str:
 
 
 def bench(
-    dataset: str = typer.Option(BENCH.dataset, help="bundled dataset: movielens or wordnet"),
+    dataset: str = typer.Option(
+        BENCH.dataset,
+        help="a bundled dataset (movielens, wordnet) or a dataset folder made by `semid data import` + `semid embed`",
+    ),
     out: Path = typer.Option(..., "--out", help="output folder (rerun to resume: finished runs are kept)"),
     methods: str = typer.Option("all", help="comma-separated methods, or 'all' (see semid.eval.bench)"),
     seeds: int = typer.Option(BENCH.seeds, help="seeds per generative method"),
-    data_dir: Path | None = typer.Option(None, help="a prepared + embedded dataset folder instead of DATASET"),
+    data_dir: Path | None = typer.Option(None, hidden=True, help="deprecated: --dataset DIR"),
     max_items: int | None = typer.Option(BENCH.max_items, help="seeded catalogue subset"),
     max_train_queries: int | None = typer.Option(BENCH.max_train_queries, help="seeded cap on training records"),
     max_test_queries: int = typer.Option(
@@ -47,12 +51,14 @@ def bench(
     device: str | None = typer.Option(BENCH.device, help=DEVICE_HELP),
     keep_artifacts: bool = typer.Option(BENCH.keep_artifacts, help="keep every run's tokenizer and retriever folders"),
 ) -> None:
-    """Every method on the same test queries: results.json, results.md (mean ± 95% CI) and report.html."""
+    """Every method on the same test queries: results.json, results.md (mean ± 95% CI) and report.html.
+    A method that fails gets a row saying why, the others run on; the exit code is then 1."""
     from semid.eval.bench import parse_methods, run_bench
 
+    if data_dir is not None:
+        console.print(f"[bold yellow]warning:[/] --data-dir is deprecated; use --dataset {escape(str(data_dir))}")
     cfg = BenchConfig(
-        dataset=dataset,
-        data_dir=str(data_dir) if data_dir is not None else None,
+        dataset=str(data_dir) if data_dir is not None else dataset,
         methods=parse_methods(methods),
         seeds=seeds,
         max_items=max_items,
@@ -73,9 +79,14 @@ def bench(
         device=device,
         keep_artifacts=keep_artifacts,
     )
-    results = run_bench(cfg, out)
+    with warnings_shown(console):
+        results = run_bench(cfg, out)
     print(results.to_markdown())  # plain: a markdown table must not be wrapped by the terminal width
     console.print(json.dumps({k: str(out / k) for k in ("results.json", "results.md", "report.html")}))
+    if results.failed:
+        runs = ", ".join(f"{m} {s}" for m, seeds in results.failed.items() for s in seeds)
+        console.print(f"[bold red]error:[/] failed: {escape(runs)} (the reasons are in results.md)", soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 class _ConsoleLog:

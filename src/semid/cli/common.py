@@ -4,6 +4,8 @@ they happen, vectors joined by id, and the diagnostics table."""
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +36,22 @@ def guarded(command: Callable[..., None]) -> Callable[..., None]:
             raise typer.Exit(code=2) from None
 
     return run
+
+
+def no_hf_progress_bars() -> None:
+    """No Hugging Face progress bars on a command's output, without importing transformers for it (a second of
+    start-up): switched off where transformers or huggingface_hub is loaded, else by the variable they read
+    when they load, if the command needs them at all."""
+    if "transformers" in sys.modules:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+    elif "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    else:
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def int_list(text: str) -> list[int]:

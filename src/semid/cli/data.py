@@ -34,7 +34,7 @@ def import_(
     items: Path = typer.Option(..., help="items file (.jsonl, .csv or .parquet): item_id, text, popularity"),
     queries: Path = typer.Option(..., help="query records file: query_id, split, query and/or history, target"),
     out: Path = typer.Option(..., "--out", help="dataset folder to write"),
-    name: str = typer.Option("custom", help="dataset name"),
+    name: str | None = typer.Option(None, help="the dataset's name in every output (default: the --out folder's)"),
     head_coverage: float = typer.Option(0.8, help=HEAD_COVERAGE_HELP),
 ) -> None:
     """Check your own catalogue and click log and write them as a semid dataset."""
@@ -47,10 +47,14 @@ def import_(
     check_not_overwriting([items, queries], [out / ITEMS_FILE, out / QUERIES_FILE, out / META_FILE])
     item_df = read_items(items)
     query_df = read_queries(queries, pd.Index(item_df["item_id"]))
-    ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
+    name = name or out.resolve().name
     with warnings_shown(console):
+        ds = build_dataset(name, item_df, query_df, {"source": f"{items} + {queries}"}, head_coverage)
         save_dataset(ds, out)
-    console.print(f"{name}: {ds.n_items:,} items, queries {ds.meta['n_queries']} -> {out}")
+    console.print(
+        f"{name}: {ds.n_items:,} items (head {ds.meta['head_tail']['n_head']:,}), queries {ds.meta['n_queries']} "
+        f"-> {out}"
+    )
 
 
 def embed(

@@ -6,13 +6,20 @@ importing those loads torch on every `semid` call; tests/test_cli_defaults.py ke
 
 from __future__ import annotations
 
+import functools
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
-from semid.cli.common import console
+from semid.cli.common import console, no_hf_progress_bars
+from semid.errors import SemidError
+
+if TYPE_CHECKING:
+    from semid.retrieve.retriever import Retriever
 
 DEVICE_HELP = "cpu or cuda (default: cuda if available)"
 
@@ -65,8 +72,20 @@ def train(
         device=device,
     )
     _, history = train_retriever(data_dir, tokenize_dir, out, BuildConfig(backbone, minilm, t5), cfg)
-    last = history[-1] if history else {}
-    console.print(f"trained {len(history)} epochs; last {json.dumps(last)} -> {out}")
+    console.print(_trained(history, out), soft_wrap=True)
+
+
+def _trained(history: list[dict[str, Any]], out: Path) -> str:
+    """The closing line of `semid train`: the epoch kept and what its valid recall was measured on."""
+    scored = [h for h in history if "valid_recall@10" in h]
+    if not scored:
+        return f"trained {len(history)} epochs (no valid records: the last epoch is kept) -> {out}"
+    best = max(scored, key=lambda h: (h["valid_recall@10"], h["epoch"]))  # ties: the later epoch, as training
+    n = f"{best['valid_queries']:,}" if "valid_queries" in best else "the"  # older checkpoints did not say
+    return (
+        f"trained {len(history)} epochs; kept epoch {best['epoch']}: valid Recall@10 {best['valid_recall@10']:.4f} "
+        f"on {n} sampled valid records (--eval-queries) -> {out}"
+    )
 
 
 def retrieve(
@@ -76,25 +95,49 @@ def retrieve(
     k: int = typer.Option(10, "-k", "--k", help="items to return"),
     beam: int = typer.Option(20, help="beam width"),
     unconstrained: bool = typer.Option(False, help="decode without the trie (shows hallucinated SIDs)"),
+    stdin: bool = typer.Option(
+        False,
+        "--stdin",
+        help="answer each line of standard input as it comes (a query; for history models comma-separated item "
+        "ids): the model loads once",
+    ),
 ) -> None:
-    """Retrieve items for a query (or a user history) from the CLI."""
-    from transformers.utils import logging as hf_logging
-
-    from semid.history_limit import cut_histories, cut_message
+    """Retrieve items for a query (or a user history) from the CLI: one JSON line per query."""
+    no_hf_progress_bars()  # keep stdout to the JSON lines
     from semid.retrieve.retriever import Retriever
 
-    hf_logging.disable_progress_bar()  # keep stdout to the JSON lines
     ret = Retriever.load(artifact)
-    if history is not None:
-        histories = [[h for h in history.split(",") if h]]
-        results = ret.search(histories=histories, k=k, beam=beam, constrained=not unconstrained)
+    answer = functools.partial(_answer, ret, k=k, beam=beam, constrained=not unconstrained)
+    if stdin:
+        for line in sys.stdin:
+            if line.strip():
+                try:
+                    answer(histories=[_ids(line)] if ret.input_kind == "history" else None, query=[line.strip()])
+                except (SemidError, ValueError) as exc:  # one bad line, not the session
+                    print(json.dumps({"error": str(exc)}), flush=True)
+    elif history is not None or query:
+        answer(histories=[_ids(history)] if history is not None else None, query=query)
+    else:
+        raise ValueError("give a query, --history or --stdin")
+
+
+def _ids(text: str) -> list[str]:
+    return [h.strip() for h in text.split(",") if h.strip()]
+
+
+def _answer(
+    ret: Retriever, *, histories: list[list[str]] | None, query: list[str], k: int, beam: int, constrained: bool
+) -> None:
+    """Search and print one JSON line per query (or history), warning when a history is longer than read."""
+    from semid.history_limit import cut_histories, cut_message
+
+    if histories is not None:
+        results = ret.search(histories=histories, k=k, beam=beam, constrained=constrained)
         n_cut, limit = cut_histories(ret.backbone, histories)
         if n_cut and limit is not None:
             console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
-    elif query:
-        results = ret.search(list(query), k=k, beam=beam, constrained=not unconstrained)
     else:
-        raise ValueError("give a query or --history")
+        results = ret.search(list(query), k=k, beam=beam, constrained=constrained)
     for res in results:
         line = {
             "items": res.item_ids,
@@ -102,7 +145,7 @@ def retrieve(
             "sids": [list(s) for s in res.sids],
             "hallucinated_sids": res.n_hallucinated,
         }
-        print(json.dumps(line))
+        print(json.dumps(line), flush=True)
 
 
 def serve(

@@ -217,10 +217,15 @@ def build_dataset(
     meta: dict[str, Any] | None = None,
     head_coverage: float = DEFAULT_HEAD_COVERAGE,
 ) -> Dataset:
-    """Validate items and queries, apply the head/tail split, and fill in the counts in meta."""
+    """Validate items and queries, apply the head/tail split, and fill in the counts in meta. What the data
+    cannot support (no head items, no valid or few test records) is a SemidWarning (semid.data.checks)."""
+    from semid.data.checks import dataset_warnings
+
     items = validate_items(items, source=f"{name} items")
     queries = validate_queries(queries, pd.Index(items["item_id"]), source=f"{name} queries")
     items["is_head"] = head_tail_split(items["popularity"].to_numpy(), head_coverage)
+    for note in dataset_warnings(items, queries):
+        warnings.warn(f"{name}: {note}", SemidWarning, stacklevel=2)
     meta = dict(meta or {})
     meta.update(
         {

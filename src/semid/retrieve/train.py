@@ -167,6 +167,7 @@ def fit_retriever(
         if valid_inputs:
             t1 = time.perf_counter()
             row["valid_recall@10"] = valid_recall(retriever, valid_inputs, valid_targets, 10, cfg.eval_beam)
+            row["valid_queries"] = len(valid_inputs)  # a seeded sample of the valid records (eval_queries)
             row["eval_seconds"] = time.perf_counter() - t1
         history.append(row)
         score = row.get("valid_recall@10", float(epoch))  # no valid records: the last epoch is the best

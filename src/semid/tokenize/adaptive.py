@@ -87,7 +87,7 @@ class AdaptiveRQ:
                 f"is_head has shape {np.asarray(is_head).shape}, expected ({x.shape[0]},)", source="is_head"
             )
         check_codebook_sizes(self.config.codebook_sizes, x.shape[0])
-        self.tau, self.tables = fit_stages(self, x, is_head, self.config)
+        self.tau, self.tables = fit_stages(self, x, is_head, self.config, method=self.method)
         return self
 
     def fit_stage(self, x: np.ndarray, stage: Stage[list[np.ndarray]]) -> tuple[list[np.ndarray], Codes]:

@@ -106,7 +106,7 @@ class RQVAE:
         check_codebook_sizes(c.codebook_sizes, x.shape[0])
         torch.manual_seed(c.seed)
         trainer = RQVAETrainer(c, self.device, self.method, x.shape[1])  # resumes from c.checkpoint_dir
-        self.tau, self.tables = fit_stages(trainer, x, is_head, c, trainer.head_done())
+        self.tau, self.tables = fit_stages(trainer, x, is_head, c, trainer.head_done(), self.method)
         self.module, self.history = trainer.module, trainer.history
         return self
 

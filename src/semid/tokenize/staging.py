@@ -91,9 +91,12 @@ def resolve_head_sizes(c: StagingConfig) -> list[int]:
     return list(c.head_codebook_sizes) if c.head_codebook_sizes else default_head_sizes(c.codebook_sizes)
 
 
-def check_head_stage(head_sizes: list[int], sizes: list[int], is_head: np.ndarray | None, n_items: int) -> np.ndarray:
+def check_head_stage(
+    head_sizes: list[int], sizes: list[int], is_head: np.ndarray | None, n_items: int, method: str = "acrq"
+) -> np.ndarray:
     """ACRQ's preconditions: head sizes per layer, never decreasing, within the final sizes; enough head
-    items for the head codebooks and some tail items to extend them. Returns the head mask."""
+    items for the head codebooks and some tail items to extend them. Returns the head mask. `method` names
+    the tokenizer in the messages (acrq, sa2crq or their RQ-VAE variants)."""
     if len(head_sizes) != len(sizes):
         raise DataError(f"head_codebook_sizes {head_sizes} must have one size per layer", source="config")
     if any(int(h) < 1 for h in head_sizes):
@@ -103,15 +106,24 @@ def check_head_stage(head_sizes: list[int], sizes: list[int], is_head: np.ndarra
     if any(h > m for h, m in zip(head_sizes, sizes, strict=True)):
         raise DataError(f"head_codebook_sizes {head_sizes} exceed codebook_sizes {sizes}", source="config")
     if is_head is None or not np.any(is_head):
-        raise DataError("ACRQ needs head items: pass is_head with at least one True", source="is_head")
+        raise DataError(
+            f"{method} needs head items (ACRQ fits its first codebooks on them) but no item is head: the items' "
+            "'popularity' is 0 everywhere. Give the items a popularity (e.g. interactions per item) and import "
+            "them again (`semid data import`), or use a method without ACRQ (rq_kmeans, sarq)"
+        )
     head = np.asarray(is_head, dtype=bool)
     if head.shape != (n_items,):
         raise DataError(f"is_head has shape {head.shape}, expected ({n_items},)", source="is_head")
     if head.all():
-        raise DataError("ACRQ needs tail items too: every item is head", source="is_head")
+        raise DataError(
+            f"{method} needs tail items too, but every item is head: import again with a lower --head-coverage",
+            source="is_head",
+        )
     if int(head.sum()) < head_sizes[0]:
         raise DataError(
-            f"{int(head.sum())} head items are fewer than the first head codebook ({head_sizes[0]})", source="is_head"
+            f"{method}: {int(head.sum())} head items are fewer than the first head codebook ({head_sizes[0]}); "
+            "pass smaller --head-codebook-sizes (or --codebook-sizes), or import with a higher --head-coverage",
+            source="is_head",
         )
     return head
 
@@ -122,15 +134,16 @@ def fit_stages(
     is_head: np.ndarray | None,
     c: StagingConfig,
     head_done: HeadStage[A] | None = None,
+    method: str = "acrq",
 ) -> tuple[float, PrefixTables | None]:
     """Fit `quantizer` on `x` stage by stage as `c` asks; returns tau and the prefix tables that decide
     every later item's depth. `head_done`: the head stage's outcome when it is already done (a resumed
-    tail stage), so only the tail stage runs."""
+    tail stage), so only the tail stage runs; `method`: the tokenizer's name, for error messages."""
     if not c.anchored:
         tau = resolve_tau(c.tau, c.min_items, x.shape[0]) if c.adaptive else 0.0
         _, codes = quantizer.fit_stage(x, Stage("all", list(c.codebook_sizes), tau))
         return tau, _tables(codes, c.adaptive)
-    head = check_head_stage(resolve_head_sizes(c), c.codebook_sizes, is_head, x.shape[0])
+    head = check_head_stage(resolve_head_sizes(c), c.codebook_sizes, is_head, x.shape[0], method)
     tau = resolve_tau(c.tau, c.min_items, int(head.sum())) if c.adaptive else 0.0
     if head_done is None:
         anchors, head_codes = quantizer.fit_stage(x[head], Stage("head", resolve_head_sizes(c), tau))

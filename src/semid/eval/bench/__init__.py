@@ -2,9 +2,9 @@
 
 One run = one dataset, read top to bottom:
 
-1. ``config``: the methods (baselines and generative, each generative one a tokenizer with its options) and
-   the one budget (`BenchConfig`) every generative method gets.
-2. ``data``: the dataset and its vectors (prepared and embedded when missing), optionally a seeded subset
+1. ``config``: the dataset (a bundled name or a dataset folder), the methods (baselines and generative, each
+   generative one a tokenizer with its options) and the one budget (`BenchConfig`) every generative method gets.
+2. ``data``: the dataset and its vectors (a bundled one prepared and embedded when missing), optionally a seeded subset
    of the catalogue; *cold* items, a seeded share of the test targets that no train or valid record
    mentions, are left out of every tokenizer fit, of the indexing pairs and of the SID table during
    training (`BenchData`).
@@ -12,9 +12,12 @@ One run = one dataset, read top to bottom:
    its tokenizer on the warm items, trains the retriever, gives the cold items SIDs by cold-start
    assignment (``Tokenizer.encode``) and decodes the test queries constrained (Recall/MRR@K, Ret-Per) and
    unconstrained (Hallu).
-4. ``run``: every (method, seed), resumable: a finished one is read back, never rerun.
+4. ``run``: every (method, seed), resumable: a finished one is read back, never rerun; one that fails is
+   recorded with its reason and the others go on. What the data cannot support (``checks``: too few test
+   queries in a split, K >= the catalogue size, no head items) is a warning before the work.
 5. ``results``: `BenchResults`, saved as ``results.json`` (per method, seed, split: every metric),
-   ``results.md`` (mean ± 95% CI over seeds, best in bold) and ``report.html`` (plots, from ``report``).
+   ``results.md`` (mean ± 95% CI over seeds, best in bold, the ``checks`` marks, a row per failed method)
+   and ``report.html`` (plots, from ``report``).
 
 Importing this package loads neither torch nor pandas (the command line reads `BenchConfig`'s defaults).
 """

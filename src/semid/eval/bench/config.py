@@ -6,6 +6,7 @@ Kept free of heavy imports: the command line reads its option defaults from `Ben
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from semid.errors import DataError
@@ -26,12 +27,13 @@ GENERATIVE: dict[str, tuple[str, dict[str, Any], bool]] = {
 }
 ALL_METHODS = (*BASELINES, *GENERATIVE)
 SPLIT_NAMES = ("all", "head", "tail", "cold")
+BUNDLED = ("movielens", "wordnet")  # semid.data.DATASETS (importing semid.data would load pandas)
+NEEDS_HEAD = tuple(m for m, (tok, _, _) in GENERATIVE.items() if tok in ("acrq", "sa2crq"))  # ACRQ's head stage
 
 
 @dataclass
 class BenchConfig:
-    dataset: str = "movielens"
-    data_dir: str | None = None  # an already prepared + embedded dataset folder instead of the bundled one
+    dataset: str = "movielens"  # a bundled dataset's name, or a dataset folder (semid data import + semid embed)
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
     seeds: int = 3
     max_items: int | None = None  # seeded catalogue subset (same for every method and seed)
@@ -63,6 +65,35 @@ class BenchConfig:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.backbone == "t5" and self.layers < 1:
             raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
+        dataset_folder(self.dataset)
+
+
+def dataset_folder(dataset: str) -> Path | None:
+    """The dataset folder `dataset` names, or None for a bundled dataset's name (a folder that shares a
+    bundled name is spelled as a path: ./movielens). DataError, before any work, for anything else."""
+    from semid.data.format import ITEMS_FILE, META_FILE, QUERIES_FILE
+    from semid.data.provenance import VECTORS_FILE, check_folder_vectors
+
+    if dataset in BUNDLED:
+        return None
+    folder = Path(dataset)
+    if not folder.is_dir():
+        raise DataError(
+            f"unknown dataset {dataset!r}: neither a bundled dataset ({', '.join(BUNDLED)}) nor a folder; make a "
+            f"dataset folder with `semid data import --items ... --queries ... --out DIR` and `semid embed DIR`, "
+            "then pass --dataset DIR",
+            source="--dataset",
+        )
+    missing = [f for f in (ITEMS_FILE, QUERIES_FILE, META_FILE) if not (folder / f).exists()]
+    if missing:
+        raise DataError(
+            f"{folder} is not a dataset folder (no {', '.join(missing)}); make one with `semid data import`",
+            source="--dataset",
+        )
+    if not (folder / VECTORS_FILE).exists():
+        raise DataError(f"{folder} has no item vectors yet; run `semid embed {folder}` first", source="--dataset")
+    check_folder_vectors(folder)  # embedded from these items, not from a catalogue imported there before
+    return folder
 
 
 def parse_methods(text: str) -> list[str]:

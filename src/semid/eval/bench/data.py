@@ -78,16 +78,16 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     import pandas as pd
 
     from semid.data import load_dataset, prepare_dataset
-    from semid.embed.vectors import load_vectors
-    from semid.pipeline import ITEM_VECTORS, embed_dataset
+    from semid.eval.bench.config import dataset_folder
+    from semid.pipeline import ITEM_VECTORS, dataset_vectors, embed_dataset
     from semid.retrieve.build import input_kind
 
-    data_dir = Path(cfg.data_dir) if cfg.data_dir is not None else out / "data"
-    if cfg.data_dir is None and not (data_dir / ITEM_VECTORS).exists():
+    data_dir = dataset_folder(cfg.dataset) or out / "data"
+    if not (data_dir / ITEM_VECTORS).exists():  # a bundled dataset, prepared and embedded on the first run
         prepare_dataset(cfg.dataset, data_dir)
         embed_dataset(data_dir)
     ds = load_dataset(data_dir)
-    vectors = load_vectors(data_dir / ITEM_VECTORS, n_rows=ds.n_items)
+    vectors = dataset_vectors(ds, data_dir)
     rng = np.random.default_rng(12345)  # the data split is the same for every seed
     if cfg.max_items is not None and cfg.max_items < ds.n_items:
         keep = np.zeros(ds.n_items, dtype=bool)

@@ -3,7 +3,9 @@ report.html), in the manner of ranx's `Report`.
 
 ``methods`` maps method -> ``seed<N>`` -> that run's result: ``splits`` (split -> metric -> value, with
 ``ret_per`` and, for generative methods, ``hallucination`` under ``all``), timings and, for generative
-methods, the SID statistics. The table shows the mean ± 95% CI over seeds, the best value in bold.
+methods, the SID statistics; ``failed`` maps method -> ``seed<N>`` -> why that run failed. The table shows
+the mean ± 95% CI over seeds, the best value in bold, a row per failed method, and marks where the data
+cannot support a column (semid.eval.bench.checks).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from semid.eval.bench.checks import FEW, FEW_QUERIES, WHOLE_CATALOGUE, too_few, whole_catalogue
+from semid.eval.bench.config import GENERATIVE
 from semid.reporting import NOT_AVAILABLE
 
 RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
@@ -52,10 +56,12 @@ class BenchResults:
     methods: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # method -> seed<N> -> result
     config: dict[str, Any] | None = None  # the BenchConfig, as a dict
     machine: dict[str, Any] | None = None  # semid.machine.describe()
+    failed: dict[str, dict[str, str]] = field(default_factory=dict)  # method -> seed<N> -> why it failed
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BenchResults:
-        return cls(d["dataset"], d["data"], d.get("methods", {}), d.get("config"), d.get("machine"))
+        methods, failed = d.get("methods", {}), d.get("failed", {})
+        return cls(d["dataset"], d["data"], methods, d.get("config"), d.get("machine"), failed)
 
     @classmethod
     def load(cls, path: str | Path) -> BenchResults:
@@ -71,6 +77,7 @@ class BenchResults:
             "config": self.config,
             "data": self.data,
             "methods": self.methods,
+            **({"failed": self.failed} if self.failed else {}),
         }
 
     def summary(self) -> dict[str, dict[str, tuple[float, float]]]:
@@ -103,13 +110,46 @@ class BenchResults:
             "",
             *self._budget_lines(),
             "",
-            "| method | seeds | " + " | ".join(_label(c) for c in cols) + " |",
+            "| method | seeds | " + " | ".join(self._label(c) for c in cols) + " |",
             "|---|---|" + "---|" * len(cols),
         ]
         for method, row in summary.items():
-            cells = [NOT_AVAILABLE if self._no_queries(col) else _cell(col, *row[col], best.get(col)) for col in cols]
-            lines.append(f"| {method} | {len(self.methods[method])} | " + " | ".join(cells) + " |")
-        return "\n".join(lines) + "\n"
+            cells = [
+                NOT_AVAILABLE if self._no_queries(col) else _cell(col, *row[col], best=best.get(col)) for col in cols
+            ]
+            lines.append(f"| {method} | {self._seeds(method)} | " + " | ".join(cells) + " |")
+        for method, seeds in self.failed.items():
+            if method not in summary:  # no seed finished: the row says why
+                reason = next(iter(seeds.values()))
+                cells = [f"failed: {_escape(reason)}", *["–"] * (len(cols) - 1)]
+                lines.append(f"| {method} | {self._seeds(method)} | " + " | ".join(cells) + " |")
+        return "\n".join([*lines, *self._footnotes()]) + "\n"
+
+    def _seeds(self, method: str) -> str:
+        n, failed = len(self.methods.get(method, {})), len(self.failed.get(method, {}))
+        return f"{n} ({failed} failed)" if failed else str(n)
+
+    def _label(self, col: str) -> str:
+        split, metric = col.split(":")
+        label = _label(col)
+        if split == "all" and metric.startswith("recall@") and whole_catalogue(int(metric.split("@")[1]), self.data):
+            return label + WHOLE_CATALOGUE
+        return label + FEW if split != "all" and too_few(split, self.data) else label
+
+    def _footnotes(self) -> list[str]:
+        d, notes = self.data, []
+        if any(whole_catalogue(int(m.split("@")[1]), d) for s, m in TABLE_COLUMNS if s == "all" and "recall@" in m):
+            notes.append(
+                f"{WHOLE_CATALOGUE} K >= the catalogue's {d['n_items']:,} items: a method that returns K items finds "
+                "every target, so 1.0 there is by construction."
+            )
+        few = [f"{s} {d['n_test'][s]}" for s, _ in TABLE_COLUMNS if s != "all" and too_few(s, d)]
+        if few:
+            notes.append(f"{FEW} fewer than {FEW_QUERIES} test queries ({', '.join(few)}): too few to read.")
+        for method, seeds in self.failed.items():
+            in_row = None if method in self.methods else next(iter(seeds.values()))  # the failed row's reason
+            notes += [f"{method} {seed} failed: {_escape(why)}" for seed, why in seeds.items() if why != in_row]
+        return ["", *notes] if notes else []
 
     def to_html(self) -> str:
         from semid.eval.bench.report import render_html
@@ -133,19 +173,46 @@ class BenchResults:
         c, m = self.config, self.machine
         lines = []
         if c:
-            arch = "MiniLM (frozen) + SID decoder" if c.get("backbone", "t5") == "minilm" else "T5 from scratch"
-            lines.append(
-                f"Budget (the same for every generative method): {arch}, d_model {c['d_model']}, {c['layers']}+"
-                f"{c['decoder_layers']} layers, at most {c['epochs']} epoch(s) with early stopping after "
-                f"{c.get('patience', 0)} epochs without a better valid R@10 (best epoch kept), batch "
-                f"{c['batch_size']}, lr {c['lr']}, training records capped at {c['max_train_queries'] or 'all'} "
-                f"(+ one indexing pair per warm item for text queries), beam {c['beam']}; RQ codebooks "
-                f"{c['codebook_sizes']}, TIGER RQ-VAE {c['rq_vae_epochs']} epochs; "
-                f"catalogue {'subset of ' + str(c['max_items']) if c['max_items'] else 'complete'}."
-            )
+            ran = [*self.methods, *(x for x in self.failed if x not in self.methods)]
+            lines.append(_budget(c, [x for x in ran if x in GENERATIVE], self.data.get("input_kind")))
         if m:
             lines.append(f"Machine: {m.get('cpu')}, {m.get('cores_available')} cores, GPU: {m.get('gpu') or 'none'}.")
         return lines
+
+
+def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) -> str:
+    """The budget line: the settings of the methods that ran, no others."""
+    catalogue = f"a seeded subset of {c['max_items']:,} items" if c.get("max_items") else "complete"
+    if not generative:
+        return f"Budget: baselines only (deterministic, one run each); catalogue {catalogue}."
+    arch = "MiniLM (frozen) + SID decoder" if c.get("backbone", "t5") == "minilm" else "T5 from scratch"
+    cap = c.get("max_train_queries")
+    records = f"a seeded sample of {cap:,} training records" if cap else "every training record"
+    index = " + one indexing pair per warm item" if input_kind == "text" else ""
+    epochs = f"{c['epochs']} epoch(s), no early stopping"
+    if c.get("patience"):
+        epochs = (
+            f"at most {c['epochs']} epoch(s) with early stopping after {c['patience']} epochs without a better "
+            "valid R@10 (best epoch kept)"
+        )
+    parts = [
+        f"Budget (the same for every generative method): {arch}, d_model {c['d_model']}, {c['layers']}+"
+        f"{c['decoder_layers']} layers, {epochs}, batch {c['batch_size']}, "
+        f"lr {c['lr']}, {records}{index}, beam {c['beam']}"
+    ]
+    own = {"dsi": "no codebooks", "nci": f"codebooks {GENERATIVE['nci'][1]['codebook_sizes']}"}
+    rq = [x for x in generative if x not in own]
+    if rq:
+        parts.append(f"codebooks {c['codebook_sizes']} ({', '.join(rq)})")
+    parts += [f"{own[x]} ({x})" for x in generative if x in own]
+    if "tiger" in generative:
+        parts.append(f"TIGER RQ-VAE {c['rq_vae_epochs']} epochs")
+    return "; ".join(parts) + f"; catalogue {catalogue}."
+
+
+def _escape(text: str) -> str:
+    """A reason as one markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _cell(col: str, mean: float, ci: float, best: float | None) -> str:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+import traceback
+import warnings
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
-from semid.errors import DataError
+from semid.errors import DataError, SemidWarning
+from semid.eval.bench.checks import data_warnings
 from semid.eval.bench.config import ALL_METHODS, BASELINES, GENERATIVE, BenchConfig
 from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
+from semid.eval.metrics import KS
 
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
     """Run the bench into `out_dir` (results.json, results.md, report.html and ``runs/<method>/seed<N>/``).
-    A finished (method, seed) is read back, not rerun; a folder made with another budget is refused."""
+    A finished (method, seed) is read back, not rerun; a folder made with another budget is refused. What
+    the data cannot support is a SemidWarning before the work; a (method, seed) that fails is recorded in
+    ``BenchResults.failed`` (its traceback in ``runs/<method>/seed<N>/error.txt``) and the others go on."""
     from tqdm.auto import tqdm
 
     from semid.machine import describe
@@ -25,29 +32,54 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
     out.mkdir(parents=True, exist_ok=True)
     _check_same_budget(cfg, out)
     data = prepare_bench_data(cfg, out)
-    results = BenchResults(cfg.dataset, _data_summary(data), {}, asdict(cfg), describe())
-    methods = list(cfg.methods)
-    if data.input_kind == "text" and "sasrec" in methods:
-        if set(methods) != set(ALL_METHODS):  # asked for by name: say why it cannot run
-            raise DataError(f"sasrec needs history data; the {cfg.dataset} queries are text", source="methods")
-        methods.remove("sasrec")  # 'all': every method that applies to the data
+    methods = [m for m in cfg.methods if not (m == "sasrec" and data.input_kind == "text" and _all(cfg))]
+    summary = _data_summary(data)
+    summary["warnings"] = data_warnings(summary, methods, KS)
+    for note in summary["warnings"]:
+        warnings.warn(note, SemidWarning, stacklevel=2)
+    results = BenchResults(data.ds.name, summary, {}, asdict(cfg), describe())
     jobs = [(m, 0) for m in methods if m in BASELINES]  # deterministic: one seed
     jobs += [(m, s) for s in range(cfg.seeds) for m in methods if m in GENERATIVE]
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
         done = out / "runs" / method / f"seed{seed}" / "result.json"
-        if not done.exists():  # resumable: a finished (method, seed) is kept
-            work = done.parent
-            work.mkdir(parents=True, exist_ok=True)
-            res = run_baseline(method, data) if method in BASELINES else run_generative(method, seed, data, cfg, work)
-            done.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+        try:
+            if not done.exists():  # resumable: a finished (method, seed) is kept
+                done.write_text(json.dumps(_run(method, seed, data, cfg, done.parent), indent=2) + "\n", "utf-8")
+        except Exception as exc:  # one method's failure must not sink the others' results
+            results.failed.setdefault(method, {})[f"seed{seed}"] = _reason(exc)
+            (done.parent / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+            warnings.warn(f"{method} seed {seed} failed: {_reason(exc)}; the other methods go on", SemidWarning, 2)
+            continue
         results.methods.setdefault(method, {})[f"seed{seed}"] = json.loads(done.read_text(encoding="utf-8"))
     results.save(out)
     return results
 
 
-def _data_summary(data: BenchData) -> dict[str, object]:
+def _all(cfg: BenchConfig) -> bool:
+    """'all' methods: those that apply to the data (sasrec needs histories); a method named is always tried."""
+    return set(cfg.methods) == set(ALL_METHODS)
+
+
+def _run(method: str, seed: int, data: BenchData, cfg: BenchConfig, work: Path) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "error.txt").unlink(missing_ok=True)  # a previous attempt's
+    if method == "sasrec" and data.input_kind == "text":
+        raise DataError(f"sasrec needs history data; the {data.ds.name} queries are text", source="methods")
+    return run_baseline(method, data) if method in BASELINES else run_generative(method, seed, data, cfg, work)
+
+
+def _reason(exc: Exception) -> str:
+    """What a failed run's row says: semid's own errors as they are, anything else with its type."""
+    from semid.errors import SemidError
+
+    text = str(exc) if isinstance(exc, SemidError | ValueError | OSError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())  # one line: it becomes a table cell
+
+
+def _data_summary(data: BenchData) -> dict[str, Any]:
     return {
         "n_items": data.ds.n_items,
+        "n_head_items": int(data.ds.items["is_head"].sum()),
         "n_cold_items": len(data.cold_items),
         "n_test_queries": len(data.test),
         "n_test": {g: int(m.sum()) for g, m in data.groups.items()},
@@ -63,6 +95,9 @@ def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
     path = out / "bench_config.json"
     if path.exists():
         theirs = json.loads(path.read_text(encoding="utf-8"))
+        if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
+            theirs["dataset"] = theirs["data_dir"]
+        theirs.pop("data_dir", None)
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise DataError(

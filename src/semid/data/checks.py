@@ -1,0 +1,36 @@
+"""What a catalogue and its query records cannot support, said when the dataset is built (`semid data import`,
+`semid data prepare`), not when a method fails on it later."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FEW_TEST_RECORDS = 30  # semid.eval.bench.checks.FEW_QUERIES: fewer test records cannot be read as a recall
+
+
+def dataset_warnings(items: pd.DataFrame, queries: pd.DataFrame) -> list[str]:
+    """One sentence per problem, naming the field or flag to change; `items` carries ``is_head``."""
+    notes = []
+    n_head = int(items["is_head"].sum())
+    if n_head == 0:
+        notes.append(
+            "no head items: every item's 'popularity' is 0, so the head/tail split is empty (every item is tail) "
+            "and ACRQ / SA²CRQ (acrq, sa2crq) cannot run. Fill the items' 'popularity' field (e.g. interactions "
+            "or clicks per item; counting each item's query targets is one way) to use them"
+        )
+    elif n_head == len(items) and len(items) > 1:
+        notes.append("every item is head: ACRQ / SA²CRQ need tail items too; import with a lower --head-coverage")
+    counts = queries["split"].value_counts()
+    if counts.get("train", 0) == 0:
+        notes.append("no 'train' records: `semid train` and `semid bench` have nothing to learn from")
+    if counts.get("valid", 0) == 0:
+        notes.append("no 'valid' records: training cannot pick its best epoch or stop early (the last epoch is kept)")
+    n_test = int(counts.get("test", 0))
+    if n_test == 0:
+        notes.append("no 'test' records: `semid bench` has nothing to evaluate")
+    elif n_test < FEW_TEST_RECORDS:
+        notes.append(f"only {n_test} 'test' records (< {FEW_TEST_RECORDS}): too few for a recall to be read")
+    return notes

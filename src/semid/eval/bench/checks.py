@@ -1,0 +1,52 @@
+"""What a bench's data cannot support, said before the work (as warnings) and in the table (as marks).
+
+Both read the data summary that results.json stores (`n_items`, `n_head_items`, `n_test` per split), so a
+table rendered later from results.json carries the same marks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from semid.eval.bench.config import NEEDS_HEAD
+
+FEW_QUERIES = 30  # below this many test queries a split's recall moves by more than 0.03 per query
+WHOLE_CATALOGUE, FEW = "†", "‡"  # the table's marks
+
+
+def whole_catalogue(k: int, data: dict[str, Any]) -> bool:
+    """Whether Recall@k is 1.0 by construction for a method that returns k items: k >= the catalogue size."""
+    return k >= int(data["n_items"])
+
+
+def too_few(split: str, data: dict[str, Any]) -> bool:
+    return split in data["n_test"] and data["n_test"][split] < FEW_QUERIES
+
+
+def data_warnings(data: dict[str, Any], methods: Iterable[str], ks: Iterable[int]) -> list[str]:
+    """One sentence per thing the bench's numbers cannot show on this data, for the methods asked for."""
+    notes = []
+    if data.get("n_head_items") == 0:
+        head_methods = [m for m in methods if m in NEEDS_HEAD]
+        cannot = f"; {', '.join(head_methods)} cannot run (ACRQ fits its first codebooks on head items)"
+        notes.append(
+            f"no head items: every item's popularity is 0, so nothing separates head from tail"
+            f"{cannot if head_methods else ''}. Give the items a 'popularity' (e.g. interactions per item) "
+            "and import them again with `semid data import`"
+        )
+    for split, n in data["n_test"].items():
+        if n == 0:
+            notes.append(f"no {split} test queries: the {split} column stays empty")
+        elif n < FEW_QUERIES:
+            notes.append(
+                f"only {n} {split} test queries (< {FEW_QUERIES}): one query moves the {split} column by "
+                f"{1 / n:.2f}, too few to read; marked {FEW} in results.md"
+            )
+    whole = [k for k in ks if whole_catalogue(k, data)]
+    if whole:
+        notes.append(
+            f"R@{', R@'.join(map(str, whole))}: K >= the catalogue's {int(data['n_items']):,} items, so a method "
+            f"that returns K items finds every target (1.0 by construction); marked {WHOLE_CATALOGUE} in results.md"
+        )
+    return notes
