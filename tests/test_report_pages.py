@@ -18,7 +18,7 @@ from PIL import Image
 
 from semid.cli import app
 from semid.eval.bench import BenchResults
-from semid.eval.bench.results import TABLE_COLUMNS, _label
+from semid.eval.bench.results import TABLE_COLUMNS
 from semid.sid import SIDTable
 from semid.tokenize import Codes
 from tests.helpers import runner
@@ -120,7 +120,7 @@ def test_bench_report_shows_a_table_and_figures(tmp_path):
     assert_seen_right(page, shot, n_figures=3)
     table = page.tables[0]
     assert [(tag, text) for tag, text in table[0]] == [
-        ("th", h) for h in ["method", "seeds", *(_label(f"{s}:{m}") for s, m in TABLE_COLUMNS)]
+        ("th", h) for h in ["method", "seeds", *(results._label(f"{s}:{m}") for s, m in TABLE_COLUMNS)]
     ]
     assert [row[0][1] for row in table[1:]] == list(results.methods)
     assert all(len(row) == len(table[0]) for row in table)

@@ -21,7 +21,8 @@ def whole_catalogue(k: int, data: dict[str, Any]) -> bool:
 
 
 def too_few(split: str, data: dict[str, Any]) -> bool:
-    return split in data["n_test"] and data["n_test"][split] < FEW_QUERIES
+    """1..FEW_QUERIES-1 test queries (a split with none reads n/a instead)."""
+    return 0 < data["n_test"].get(split, FEW_QUERIES) < FEW_QUERIES
 
 
 def data_warnings(data: dict[str, Any], methods: Iterable[str], ks: Iterable[int]) -> list[str]:
