@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from typer.testing import CliRunner
 
 from semid.cli import app
+from semid.data.format import build_dataset
 
 ASSETS = Path(__file__).parent / "assets"
 
@@ -76,3 +78,27 @@ def tokenize(ds, out, sizes, *options):
     res = runner.invoke(app, [*args, "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
+
+
+N_GROUPS, GROUP = 6, 10
+
+
+def click_log(n_users: int = 300, seed: int = 0):
+    """Items k in co-consumption group k // 10, but their content clusters by k % 6: what users consume together
+    never reads alike. Item 'lonely' is in the catalogue and never in the log."""
+    rng = np.random.default_rng(seed)
+    n = N_GROUPS * GROUP
+    ids = [f"i{k}" for k in range(n)] + ["lonely"]
+    items = pd.DataFrame({"item_id": ids, "text": [f"item {x}" for x in ids], "popularity": 1})
+    centres = rng.normal(size=(N_GROUPS, 16))
+    content = np.vstack([centres[k % N_GROUPS] + 0.05 * rng.normal(size=16) for k in range(n + 1)])
+    rows = []
+    for u in range(n_users):
+        group = rng.integers(N_GROUPS)
+        seq = [f"i{group * GROUP + j}" for j in rng.permutation(GROUP)[:6]]
+        for t in range(1, len(seq)):
+            rows.append({"query_id": f"u{u}-{t}", "split": "train", "history": seq[:t], "target": seq[t]})
+    rows.append({"query_id": "v", "split": "valid", "history": ["i0"], "target": "i1"})
+    rows.append({"query_id": "t", "split": "test", "history": ["i0", "i1"], "target": "i2"})
+    ds = build_dataset("clicks", items, pd.DataFrame(rows).assign(query=""), {})
+    return ds, content.astype(np.float32)

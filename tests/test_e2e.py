@@ -6,7 +6,8 @@ import pytest
 
 from semid.data import build_dataset, save_dataset
 from semid.data.movielens import load_raw_movielens, movielens_items_and_queries
-from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
+from semid.embed.collaborative import CollaborativeConfig
+from semid.pipeline import assign_new_items, diagnose_table, embed_dataset, tokenize_dataset
 from semid.sid import SIDTable
 
 
@@ -34,3 +35,19 @@ def test_movielens_slice_end_to_end(tmp_path):
     # real text embeddings cluster: the first layer is used, and most items get a SID of their own
     assert on_disk["layers"][0]["utilization"] > 0.9
     assert on_disk["n_sids"] > 0.8 * on_disk["n_items"]
+
+
+@pytest.mark.e2e
+def test_movielens_slice_collaborative_sids_and_a_new_item(tmp_path):
+    raw = load_raw_movielens()
+    raw = raw[raw["userId"] <= 30]
+    items, queries, meta = movielens_items_and_queries(raw)
+    save_dataset(build_dataset("movielens-slice", items, queries, meta), tmp_path / "data")
+    embed_dataset(tmp_path / "data")
+    cfg = CollaborativeConfig(dim=16)
+    tokenize_dataset(tmp_path / "data", tmp_path / "tok", "rq_kmeans", collaborative=cfg, codebook_sizes=[32, 32])
+    new = tmp_path / "new.jsonl"
+    new.write_text(json.dumps({"item_id": "new", "text": "Toy Story 5 (2031) | Animation", "popularity": 0}) + "\n")
+    assert assign_new_items(tmp_path / "tok", new).n_new == 1  # embedded by MiniLM, joined like the catalogue
+    table = SIDTable.load(tmp_path / "tok" / "sid_table")
+    assert table.n_items == len(items) + 1 and table.n_sids > 0.5 * 32 * 32  # not collapsed onto a few SIDs

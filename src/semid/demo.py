@@ -39,6 +39,7 @@ class DemoConfig:
     train_queries: int | None = None  # seeded sample of training records (None: all)
     epochs: int = 4  # at most this many retriever epochs (stops after 2 without a better valid R@10; best kept)
     overwrite: bool = False  # replace a retriever or SID table in the folder that no demo wrote
+    collaborative: bool = True  # click logs: SIDs on content + collaborative vectors (semid.embed.collaborative)
 
 
 @dataclass
@@ -71,6 +72,7 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
     """Run the demo into `out` (see the module docstring); DataError before any work when `out` cannot be
     written or holds a retriever or SID table that no demo wrote (unless ``cfg.overwrite``)."""
     from semid.data import prepare_dataset
+    from semid.embed.collaborative import CollaborativeConfig
     from semid.eval.bench import BenchConfig, run_bench
     from semid.pipeline import diagnose_table, embed_dataset, tokenize_dataset
     from semid.retrieve.build import input_kind
@@ -86,15 +88,19 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
     log.info(f"{ds.n_items:,} items, queries {ds.meta['n_queries']}")
     log.step("2/5 embed item texts (bundled MiniLM)")
     embed_dataset(data_dir)
-    log.step("3/5 tokenize: RQ-KMeans")
+    history = input_kind(ds) == "history"
+    joined = CollaborativeConfig() if cfg.collaborative and history else None
+    log.step("3/5 tokenize: RQ-KMeans" + (" on content + collaborative vectors" if joined else ""))
     sizes = list(cfg.codebook_sizes)
-    res = tokenize_dataset(data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, codebook_sizes=sizes)
+    res = tokenize_dataset(
+        data_dir, out / "rq_kmeans", "rq_kmeans", overwrite=True, collaborative=joined, codebook_sizes=sizes
+    )
     mark_demo_output(out / "rq_kmeans")
     log.step("4/5 diagnose")
     title = f"SID diagnostics: {cfg.dataset}, RQ-KMeans {','.join(map(str, sizes))}"
     diag = diagnose_table(res.table, out, title=title)
     log.diagnostics(diag)
-    sequential = ["sasrec"] if input_kind(ds) == "history" else []
+    sequential = ["sasrec"] if history else []
     log.step(f"5/5 train a generative retriever (RQ-KMeans SIDs); compare: BM25, dense, popularity {sequential}")
     bench_cfg = BenchConfig(
         dataset=str(data_dir),
@@ -102,6 +108,7 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
         seeds=1,
         max_train_queries=cfg.train_queries,
         codebook_sizes=sizes,
+        collaborative=joined is not None,
         epochs=cfg.epochs,
         patience=2,
         beam=100,

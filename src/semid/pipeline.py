@@ -7,7 +7,9 @@ Folder conventions (each step reads what the previous wrote):
 - tokenization folder (``semid tokenize``): ``tokenizer/`` (config.json + tensors.safetensors),
   ``sid_table/`` and ``tokenize.json`` (method, dataset, fit time). ``semid assign`` grows its table in
   place, so tokenizing into a folder that already holds a table needs ``overwrite`` (the table's versions
-  make each save crash-safe; they are not a history, the replaced one is gone).
+  make each save crash-safe; they are not a history, the replaced one is gone). Tokenized with
+  ``--collaborative``, it also holds ``collaborative.{json,npz}``: the join of content and collaborative
+  vectors the tokenizer was fitted on, which `semid assign` and `semid train` apply to their items too.
 - diagnostics (``semid diagnose``): ``diagnostics.json`` and ``report.html``.
 """
 
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from semid.data.format import Dataset, load_dataset
+from semid.embed.collaborative import CollaborativeConfig, CollaborativeVectors
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.embed.vectors import load_vectors
 from semid.errors import DataError, MissingResourceError, SemidError
@@ -97,11 +100,14 @@ def tokenize_dataset(
     vectors: str | Path | None = None,
     dedup: bool = False,
     overwrite: bool = False,
+    collaborative: CollaborativeConfig | None = None,
     **config: Any,
 ) -> TokenizeResult:
     """Folder wrapper of `fit_sids`: read a dataset folder's vectors, save tokenizer + SID table. A SID table
     already in `out_dir` (perhaps grown by `semid assign`) is a DataError, before any work, unless `overwrite`.
-    An RQ-VAE checkpoints into `out_dir`/checkpoint, so the same call after an interruption resumes."""
+    An RQ-VAE checkpoints into `out_dir`/checkpoint, so the same call after an interruption resumes.
+    `collaborative`: fit on the content vectors joined to collaborative ones from the click log; the fitted
+    join is saved with the tokenizer, so `semid assign` and `semid train` join new and trained items alike."""
     out = Path(out_dir)
     if not overwrite:
         check_no_table(out / TABLE_DIR)
@@ -109,7 +115,15 @@ def tokenize_dataset(
         config.setdefault("checkpoint_dir", str(out / "checkpoint"))  # rerun the same call to resume training
     root = Path(data_dir)
     ds = load_dataset(root)
-    tok, table, seconds = fit_sids(ds, dataset_vectors(ds, root, vectors), method, dedup, **config)
+    x = dataset_vectors(ds, root, vectors)
+    joined = None
+    if collaborative is not None:
+        joined = CollaborativeVectors.fit(ds, x, collaborative)
+        x = joined.vectors(ds.items["item_id"].tolist(), x)
+    tok, table, seconds = fit_sids(ds, x, method, dedup, **config)
+    out.mkdir(parents=True, exist_ok=True)
+    if joined is not None:
+        joined.save(out)
     tok.save(out / TOKENIZER_DIR)
     table.save(out / TABLE_DIR)
     info = {
@@ -117,6 +131,7 @@ def tokenize_dataset(
         "dataset": str(root.resolve()),
         "fit_encode_seconds": seconds,
         "dedup": dedup,
+        "collaborative": None if collaborative is None else asdict(collaborative),
         "config": config,
     }
     (out / "tokenize.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
@@ -205,6 +220,8 @@ def assign_new_items(
         x = load_vectors(vectors, n_rows=len(items))
     else:
         x = TextEncoder(encoder).encode(items["text"].tolist())
+    if CollaborativeVectors.present(root):  # the tokenizer was fitted on content joined to collaborative vectors
+        x = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x)
     info_path = root / "tokenize.json"
     dedup = info_path.exists() and bool(json.loads(info_path.read_text(encoding="utf-8")).get("dedup"))
     codes, sizes = new_item_codes(tok, table, x, dedup)

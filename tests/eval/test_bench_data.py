@@ -29,3 +29,28 @@ def test_with_repeat_consumption_nothing_is_left_out():
     run = [["a", "x"], ["c"], ["z"]]
     assert data(exclude_seen=False).drop_seen(run) == run
     assert data(exclude_seen=False).finish(run) == run
+
+
+def test_collaborative_vectors_come_from_warm_training_records_and_leave_the_baselines_content(tmp_path):
+    import pytest
+
+    from semid.data.format import build_dataset, save_dataset
+    from semid.errors import DataError
+    from semid.eval.bench import BenchConfig
+    from semid.eval.bench.data import prepare_bench_data
+    from tests.helpers import click_log
+
+    ds, content = click_log()
+    save_dataset(ds, tmp_path / "ds")
+    np.save(tmp_path / "ds" / "item_vectors.npy", content)
+    cfg = BenchConfig(dataset=str(tmp_path / "ds"), collaborative=True, show_progress=False)
+    d = prepare_bench_data(cfg, tmp_path / "out")
+    assert d.collaborative and d.vectors is not d.sid_vectors
+    np.testing.assert_array_equal(d.vectors, content)  # dense retrieval still reads the content vectors
+    assert d.sid_vectors.shape == (ds.n_items, content.shape[1] + min(64, d.warm.n_items - 2))  # SVD rank
+    assert len(d.warm_sid_vectors) == d.warm.n_items
+    text = ds.queries.assign(history=[[] for _ in range(len(ds.queries))], query="words")
+    save_dataset(build_dataset("text", ds.items, text, {}), tmp_path / "text")
+    np.save(tmp_path / "text" / "item_vectors.npy", content)
+    with pytest.raises(DataError, match="--collaborative needs a click log"):
+        prepare_bench_data(BenchConfig(dataset=str(tmp_path / "text"), collaborative=True), tmp_path / "o2")

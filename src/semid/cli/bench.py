@@ -38,6 +38,9 @@ def bench(
     ),
     cold_fraction: float = typer.Option(BENCH.cold_fraction, help="share of test targets held out as cold items"),
     codebook_sizes: str = typer.Option(_sizes(BENCH.codebook_sizes), help="codes per layer for the RQ methods"),
+    collaborative: bool = typer.Option(
+        BENCH.collaborative, help="click logs: SIDs and retriever on content + collaborative item vectors"
+    ),
     rq_vae_epochs: int = typer.Option(BENCH.rq_vae_epochs, help="TIGER RQ-VAE epochs"),
     backbone: str = typer.Option(BENCH.backbone, help="retriever backbone for every generative method: minilm or t5"),
     epochs: int = typer.Option(BENCH.epochs, help="at most this many training epochs (the same for every method)"),
@@ -66,6 +69,7 @@ def bench(
         max_test_queries=max_test_queries,
         cold_fraction=cold_fraction,
         codebook_sizes=int_list(codebook_sizes),
+        collaborative=collaborative,
         rq_vae_epochs=rq_vae_epochs,
         backbone=backbone,
         epochs=epochs,
@@ -111,6 +115,9 @@ def demo(
     ),
     epochs: int = typer.Option(DEMO.epochs, help="at most this many retriever epochs (early stopping, best kept)"),
     overwrite: bool = typer.Option(DEMO.overwrite, help="replace a retriever or SID table in --out that no demo wrote"),
+    collaborative: bool = typer.Option(
+        DEMO.collaborative, help="click logs: SIDs on content + collaborative item vectors from the training histories"
+    ),
 ) -> None:
     """End to end on a bundled dataset: prepare -> embed -> tokenize (RQ-KMeans) -> diagnose -> train a
     generative retriever and compare it with BM25, dense and popularity on the test queries. A rerun replaces
@@ -118,7 +125,7 @@ def demo(
     by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
     from semid.demo import run_demo
 
-    cfg = DemoConfig(dataset, int_list(codebook_sizes), train_queries, epochs, overwrite)
+    cfg = DemoConfig(dataset, int_list(codebook_sizes), train_queries, epochs, overwrite, collaborative)
     res = run_demo(out, cfg, _ConsoleLog())
     print(res.bench.to_markdown())
     console.print(json.dumps(res.outputs))

@@ -27,10 +27,14 @@ def tokenize(
     hourglass: str | None = typer.Option(None, help="hourglass fix on a fixed-length method: drop_layer2 or top_k"),
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
     overwrite: bool = typer.Option(False, help="replace a SID table already in --out (and items assigned to it)"),
+    collaborative: bool = typer.Option(
+        False, help="click logs: fit on content vectors joined to collaborative ones from the training histories"
+    ),
 ) -> None:
     """Fit a SID tokenizer on the items and write the SID table (never over an existing one without --overwrite)."""
     from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
+    from semid.embed.collaborative import CollaborativeConfig
     from semid.pipeline import tokenize_dataset, tokenizer_options
 
     given = {
@@ -51,7 +55,8 @@ def tokenize(
             check_folder_vectors(data_dir)  # not those of a catalogue imported before this one
         else:
             vectors = joined_by_id(vectors, read_items(data_dir / "items.parquet")["item_id"], Path(tmp))
-        res = tokenize_dataset(data_dir, out, method, vectors, dedup, overwrite, **options)
+        joined = CollaborativeConfig() if collaborative else None
+        res = tokenize_dataset(data_dir, out, method, vectors, dedup, overwrite, joined, **options)
     console.print(
         f"{res.tokenizer.method}: {res.table.n_items:,} items -> {res.table.n_sids:,} SIDs "
         f"in {res.fit_seconds:.1f}s -> {out}"

@@ -203,6 +203,12 @@ def train_retriever(
     cfg: TrainConfig | None = None,
 ) -> tuple[Retriever, list[dict[str, Any]]]:
     """Folder wrapper of `fit_retriever` for the CLI: a dataset folder and a `semid tokenize` folder."""
-    from semid.pipeline import resolve_table_dir
+    from semid.embed.collaborative import CollaborativeVectors
+    from semid.pipeline import dataset_vectors, resolve_table_dir
 
-    return fit_retriever(load_dataset(data_dir), SIDTable.load(resolve_table_dir(tokenize_dir)), build, cfg, out_dir)
+    ds, table = load_dataset(data_dir), SIDTable.load(resolve_table_dir(tokenize_dir))
+    item_vectors = None
+    if CollaborativeVectors.present(tokenize_dir):  # the SIDs were fitted on joined vectors: the model reads them
+        content = dataset_vectors(ds, Path(data_dir))
+        item_vectors = CollaborativeVectors.load(tokenize_dir).vectors(ds.items["item_id"].tolist(), content)
+    return fit_retriever(ds, table, build, cfg, out_dir, item_vectors=item_vectors)

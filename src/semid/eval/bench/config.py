@@ -40,6 +40,7 @@ class BenchConfig:
     max_train_queries: int | None = None  # seeded cap on training records
     max_test_queries: int = 1000  # seeded sample of test queries (all cold ones are kept)
     cold_fraction: float = 0.1  # share of eligible test targets held out as cold items
+    collaborative: bool = False  # SIDs and retriever on content + collaborative item vectors (history data)
     codebook_sizes: list[int] = field(default_factory=lambda: [256, 256, 256])
     rq_vae_epochs: int = 20
     # the one retriever architecture and budget every generative method gets

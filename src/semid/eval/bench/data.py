@@ -31,6 +31,21 @@ class BenchData:
     input_kind: str
     exclude_seen: bool = False  # history items left out of every method's ranking (see semid.eval.seen)
     vectors_model: str | None = None  # the text encoder the item vectors came from (item_vectors.json)
+    # what the generative methods' tokenizers and retrievers read: `vectors` (content), or with --collaborative
+    # content joined to collaborative vectors fitted on the warm training records (semid.embed.collaborative)
+    joined: tuple[np.ndarray, np.ndarray] | None = None  # (every item, warm items) with --collaborative
+
+    @property
+    def collaborative(self) -> bool:
+        return self.joined is not None
+
+    @property
+    def sid_vectors(self) -> np.ndarray:
+        return self.vectors if self.joined is None else self.joined[0]
+
+    @property
+    def warm_sid_vectors(self) -> np.ndarray:
+        return self.warm_vectors if self.joined is None else self.joined[1]
 
     def drop_seen(self, run: list[list[str]], rows: slice = slice(None)) -> list[list[str]]:
         """Each list without its query's history items where the bench leaves them out, not cut; `rows`: the
@@ -124,4 +139,20 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     from semid.data.provenance import vectors_model
 
     model = vectors_model(data_dir)
-    return BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind, exclude, model)
+    data = BenchData(ds, vectors, warm, warm_vectors, cold, test, groups, kind, exclude, model)
+    if cfg.collaborative:
+        _join_collaborative(data)
+    return data
+
+
+def _join_collaborative(data: BenchData) -> None:
+    """Collaborative vectors from the warm training records only: cold items (never in the log) and items the
+    log says too little about get theirs from their content, as a user's later items would."""
+    from semid.embed.collaborative import CollaborativeVectors
+    from semid.errors import DataError
+
+    if data.input_kind != "history":
+        raise DataError("--collaborative needs a click log (history records); this dataset has text queries")
+    fitted = CollaborativeVectors.fit(data.warm, data.warm_vectors)
+    every = fitted.vectors(data.ds.items["item_id"].tolist(), data.vectors)
+    data.joined = (every, fitted.vectors(data.warm.items["item_id"].tolist(), data.warm_vectors))

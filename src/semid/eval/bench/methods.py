@@ -64,7 +64,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     options = tokenizer_options(method, options)
     if method == "rq_vae":
         options["epochs"] = cfg.rq_vae_epochs
-    tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_vectors, method, dedup, **options)
+    tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_sid_vectors, method, dedup, **options)
     if cfg.keep_artifacts:
         tokenizer.save(work / "tok" / TOKENIZER_DIR)
     t1 = time.perf_counter()
@@ -127,7 +127,8 @@ def _train(
         data.vectors_model is not None
         and Path(data.vectors_model).resolve() == resolve_model_path(build.encoder).resolve()
     )
-    vectors = data.warm_vectors if same else None  # the catalogue is embedded once, not per method and seed
+    # the catalogue is embedded once, not per method and seed; collaborative vectors are the model's items too
+    vectors = data.warm_sid_vectors if same or data.collaborative else None
     return fit_retriever(data.warm, table, build, train_cfg, artifacts, item_vectors=vectors)
 
 
@@ -140,7 +141,7 @@ def _with_cold_items(data: BenchData, tokenizer: Tokenizer, table: SIDTable, ded
     id_to_row = {x: i for i, x in enumerate(data.ds.items["item_id"])}
     rows = [id_to_row[c] for c in data.cold_items]
     # the trained model's SID vocabulary is fixed: a cold item never grows the dedup layer
-    codes, sizes = new_item_codes(tokenizer, table, data.vectors[rows], dedup, grow_dedup=False)
+    codes, sizes = new_item_codes(tokenizer, table, data.sid_vectors[rows], dedup, grow_dedup=False)
     pop = data.ds.items["popularity"].to_numpy()[rows]
     return table.extend(data.cold_items, codes, pop, codebook_sizes=sizes)
 

@@ -207,6 +207,8 @@ def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) ->
     parts += [f"{own[x]} ({x})" for x in generative if x in own]
     if "tiger" in generative:
         parts.append(f"TIGER RQ-VAE {c['rq_vae_epochs']} epochs")
+    if c.get("collaborative"):
+        parts.append("item vectors: content joined to collaborative vectors from the warm training records")
     return "; ".join(parts) + f"; catalogue {catalogue}."
 
 
