@@ -11,7 +11,6 @@ benchmarks/results/backbone_decode_<dataset>.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 
 from benchmarks.bench_decoder import stats
 from benchmarks.datasets import embedded_dataset
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data import load_dataset
 from semid.pipeline import tokenize_dataset
 from semid.retrieve.build import BuildConfig, build_backbone, input_kind
@@ -32,13 +31,10 @@ from semid.sid import SIDTable
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", choices=["movielens", "wordnet"], required=True)
+    ap = parser(__doc__, dataset=True)
     ap.add_argument("--beam", type=int, default=100)
     ap.add_argument("--queries", type=int, default=50)
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--runs", default="runs")
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     torch.manual_seed(0)
     data_dir = embedded_dataset(args.dataset, args.runs)
@@ -88,11 +84,8 @@ def main() -> None:
         "backbones": rows,
         "t5_over_minilm_p50": ratio,
         "torch_threads": torch.get_num_threads(),
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"backbone_decode_{args.dataset}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(f"backbone_decode_{args.dataset}", result, args.out)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,14 @@ Uses runs/<dataset> (prepared and embedded when missing). Writes benchmarks/resu
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.datasets import embedded_dataset
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data import load_dataset
 from semid.eval import KS, evaluate, ret_per
 from semid.eval.baselines import BM25Retriever, DenseRetriever, PopularityRetriever
@@ -25,10 +23,7 @@ from semid.pipeline import ITEM_VECTORS
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", choices=["movielens", "wordnet"], required=True)
-    ap.add_argument("--runs", default="runs")
-    ap.add_argument("--out", default="benchmarks/results")
+    ap = parser(__doc__, dataset=True)
     args = ap.parse_args()
     data_dir = embedded_dataset(args.dataset, args.runs)
     ds = load_dataset(data_dir)
@@ -69,11 +64,8 @@ def main() -> None:
         "n_cold_targets": int(cold.sum()),
         "cold_means": "test target never a train-query target",
         "rows": rows,
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"baselines_{args.dataset}.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(f"baselines_{args.dataset}", result, args.out)
 
 
 if __name__ == "__main__":

@@ -14,18 +14,16 @@ benchmarks/results/decoder_<items>_<device>.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.retrieve.backbones import t5_step_fn
 from semid.retrieve.beam import TrieTensors, beam_search
 from semid.retrieve.hf import SIDConstraint
@@ -59,14 +57,13 @@ def stats(times: list[float], batch: int = 1) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--beam", type=int, default=128)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--query-tokens", type=int, default=16)
     ap.add_argument("--skip-dict-peer", action="store_true")
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
@@ -189,13 +186,9 @@ def main() -> None:
         "constraint_only_p50_ms": free["p50_ms"],
         "constraint_share_of_decode": constraint_share,
         "ratios_vs_prefix_allowed_tokens_fn": ratios,
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"decoder_{args.items}_{dev.type}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("rows", "machine")}, indent=1))
+    write_result(f"decoder_{args.items}_{dev.type}", result, args.out)
+    print(json.dumps({k: v for k, v in result.items() if k != "rows"}, indent=1))
 
 
 if __name__ == "__main__":

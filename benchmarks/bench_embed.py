@@ -7,21 +7,17 @@ Writes benchmarks/results/embed.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data.movielens import load_raw_movielens, movielens_items_and_queries
 from semid.embed import EncoderConfig, TextEncoder
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--batch-sizes", default="32,128")
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     items, _, _ = movielens_items_and_queries(load_raw_movielens())
     texts = items["text"].tolist()[: args.n]
@@ -39,12 +35,8 @@ def main() -> None:
         "command": f"python -m benchmarks.bench_embed --n {args.n} --batch-sizes {args.batch_sizes}",
         "mean_text_chars": sum(map(len, texts)) / len(texts),
         "rows": rows,
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "embed.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"-> {out / 'embed.json'}")
+    print(f"-> {write_result('embed', result, args.out)}")
 
 
 if __name__ == "__main__":

@@ -7,16 +7,13 @@ Writes benchmarks/results/rq_kmeans_<n>.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.tokenize import RQKMeans, RQKMeansConfig
 
 
@@ -37,13 +34,12 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--clusters", type=int, default=5000)
     ap.add_argument("--sizes", default="256,256,256")
     ap.add_argument("--skip-faiss-rq", action="store_true")
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -99,13 +95,8 @@ def main() -> None:
         "peer": peer,
         "ratio_peer_over_ours_time": (peer["fit_plus_encode_s"] / ours["fit_plus_encode_s"]) if peer else None,
         "target": "fit + encode <= 60 s for 1M x 384, 3 x 256, on a 2-core CPU",
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"rq_kmeans_{args.n}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"-> {path}")
+    print(f"-> {write_result(f'rq_kmeans_{args.n}', result, args.out)}")
 
 
 if __name__ == "__main__":

@@ -8,24 +8,21 @@ benchmarks/results/rq_vae_epoch_<n>_<device>.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 
 import torch
 
 from benchmarks.bench_rq_kmeans import long_tailed_clusters
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.tokenize import RQVAE, RQVAEConfig
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--batch-size", type=int, default=1024)
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     x = long_tailed_clusters(args.n, args.dim, 5000)
     times = []
@@ -46,12 +43,9 @@ def main() -> None:
         "fit_2_epochs_s": times[1],
         "epoch_s": epoch_s,
         "items_per_s": args.n / epoch_s,
-        "machine": describe(),
     }
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"rq_vae_epoch_{args.n}_{device.split(':')[0]}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=1))
+    write_result(f"rq_vae_epoch_{args.n}_{device.split(':')[0]}", result, args.out)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ Writes benchmarks/results/sasrec_movielens.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -25,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data import load_dataset, prepare_dataset
 from semid.eval import evaluate
 from semid.eval.baselines import PopularityRetriever
@@ -50,9 +48,8 @@ def scores(run: list[list[str]], targets: list[str], groups: dict[str, np.ndarra
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--runs", default="runs")
-    ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--threads", type=int, default=2)
     for f in fields(SASRecConfig):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
@@ -104,11 +101,8 @@ def main() -> None:
         "torch_threads": args.threads,
         "load_average_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sasrec_movielens.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    write_result("sasrec_movielens", result, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ benchmarks/results/serve_<name>.json and .md with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import signal
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 
 
 def free_port() -> int:
@@ -128,7 +127,7 @@ def batch_sizes(port: int) -> dict[str, float]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--artifact", type=Path, default=Path("runs/demo/retriever"))
     ap.add_argument("--data", type=Path, default=Path("runs/demo/data"), help="dataset folder (test queries)")
     ap.add_argument("--levels", default="1,4,16,64")
@@ -139,7 +138,6 @@ def main() -> None:
     ap.add_argument("--max-batch", type=int, default=32)
     ap.add_argument("--max-wait-ms", type=float, default=5.0)
     ap.add_argument("--name", default=None, help="result file suffix (default: the dataset folder's name)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
 
     meta = json.loads((args.artifact / "retriever.json").read_text(encoding="utf-8"))
@@ -155,7 +153,6 @@ def main() -> None:
     }
     results: dict[str, Any] = {
         "benchmark": "serve",
-        "machine": describe(),
         "artifact": str(args.artifact),
         "input_kind": meta["input_kind"],
         "beam": args.beam,
@@ -194,9 +191,8 @@ def main() -> None:
         log.unlink(missing_ok=True)
     for b, u in zip(results["modes"]["batched"]["levels"], results["modes"]["unbatched"]["levels"], strict=True):
         b["qps_ratio_vs_unbatched"] = b["qps"] / u["qps"] if u["qps"] else None
-    (args.out / f"serve_{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (args.out / f"serve_{name}.md").write_text(markdown(results), encoding="utf-8")
-    print(markdown(results))
+    path = write_result(f"serve_{name}", results, args.out, markdown)
+    print(path.with_suffix(".md").read_text(encoding="utf-8"))
 
 
 def markdown(res: dict[str, Any]) -> str:

@@ -23,7 +23,6 @@ benchmarks/results/serve_abuse_<name>.json and .md with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import json
@@ -39,7 +38,7 @@ import httpx
 import numpy as np
 
 from benchmarks.bench_serve import free_port, latency_summary, metric_samples, payloads, start_server, stop_server
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 
 HOST = "127.0.0.1"
 SCORE_TOL = 1e-4
@@ -428,7 +427,7 @@ def metrics_check(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--artifact", type=Path, default=Path("runs/demo/retriever"))
     ap.add_argument("--data", type=Path, default=Path("runs/demo/data"), help="dataset folder (test queries)")
     ap.add_argument("--queries", type=int, default=300, help="distinct test queries (answers computed in-process)")
@@ -448,7 +447,6 @@ def main() -> None:
         "--client-cap", type=float, default=30, help="a raw client still connected after this is 'not cut off'"
     )
     ap.add_argument("--name", default=None, help="result file suffix (default: the dataset folder's name)")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = ap.parse_args()
 
     t_start = time.perf_counter()
@@ -513,7 +511,6 @@ def main() -> None:
         }
     results: dict[str, Any] = {
         "benchmark": "serve_abuse",
-        "machine": describe(),
         "artifact": str(args.artifact),
         "input_kind": meta["input_kind"],
         "beam": args.beam,
@@ -544,9 +541,8 @@ def main() -> None:
         "total_seconds": time.perf_counter() - t_start,
     }
     results["verdict"] = verdict(results)
-    (args.out / f"serve_abuse_{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (args.out / f"serve_abuse_{name}.md").write_text(markdown(results), encoding="utf-8")
-    print(markdown(results))
+    path = write_result(f"serve_abuse_{name}", results, args.out, markdown)
+    print(path.with_suffix(".md").read_text(encoding="utf-8"))
 
 
 def verdict(res: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,6 @@ Writes benchmarks/results/sid_table_<n>.json with the machine description.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import tempfile
 import time
@@ -17,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.sid import SIDTable
 from semid.tokenize import Codes
 
@@ -49,9 +47,8 @@ def dict_of_tuples_bytes(codes: Codes, sample: int = 100_000) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = parser(__doc__)
     ap.add_argument("--n", type=int, default=1_000_000)
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     sizes = [256, 256, 256]
     codes = variable_length_codes(args.n, sizes)
@@ -82,17 +79,13 @@ def main() -> None:
         "load_s": load_s,
         "peer_dict_of_tuples_bytes_per_item": dict_of_tuples_bytes(codes),
         "python": sys.version.split()[0],
-        "machine": describe(),
     }
     result["ratio_dict_over_table_bytes"] = (
         result["peer_dict_of_tuples_bytes_per_item"] / result["bytes_per_item_total"]
     )
     for k, v in result.items():
-        if not isinstance(v, dict):
-            print(f"{k}: {v}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"sid_table_{args.n}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"{k}: {v}")
+    write_result(f"sid_table_{args.n}", result, args.out)
 
 
 if __name__ == "__main__":

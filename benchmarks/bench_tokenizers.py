@@ -10,16 +10,14 @@ Writes benchmarks/results/tokenizers_<dataset>.json and .md; rows already there 
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.datasets import embedded_dataset
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data import load_dataset
 from semid.pipeline import ITEM_VECTORS
 from semid.reporting import fmt
@@ -97,26 +95,21 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", choices=["movielens", "wordnet"], required=True)
-    ap.add_argument("--runs", default="runs")
+    ap = parser(__doc__, dataset=True)
     ap.add_argument("--vae-epochs", type=int, default=20)
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     data_dir = embedded_dataset(args.dataset, args.runs)
     ds = load_dataset(data_dir)
     x = np.load(data_dir / ITEM_VECTORS)
     is_head = ds.items["is_head"].to_numpy()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"tokenizers_{args.dataset}.json"
+    name = f"tokenizers_{args.dataset}"
+    path = args.out / f"{name}.json"
     result: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"rows": []}
     result.update(
         dataset=args.dataset,
         n_items=ds.n_items,
         n_head=int(is_head.sum()),
         command=f"python -m benchmarks.bench_tokenizers --dataset {args.dataset} --vae-epochs {args.vae_epochs}",
-        machine=describe(),
     )
     done = {r["label"] for r in result["rows"]}
     for label, method, options in methods(args.vae_epochs):
@@ -134,8 +127,7 @@ def main() -> None:
         row = summarize(label, method, options, diag, seconds, float(tau) if tau else None)
         result["rows"].append(row)
         print(f"{label}: {seconds:.1f}s, {row['n_sids']} SIDs, len head/tail {row['length_head']}/{row['length_tail']}")
-        path.write_text(json.dumps(result, indent=2) + "\n")
-        (out / f"tokenizers_{args.dataset}.md").write_text(markdown(result))
+        write_result(name, result, args.out, markdown)
 
 
 if __name__ == "__main__":

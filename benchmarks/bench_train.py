@@ -11,14 +11,13 @@ with the machine description.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 
 from benchmarks.datasets import embedded_dataset
-from benchmarks.machine import describe
+from benchmarks.report import parser, write_result
 from semid.data import load_dataset
 from semid.pipeline import tokenize_dataset
 from semid.retrieve.build import BuildConfig
@@ -28,8 +27,7 @@ from semid.retrieve.train import TrainConfig, train_retriever
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", choices=["movielens", "wordnet"], required=True)
+    ap = parser(__doc__, dataset=True)
     ap.add_argument("--backbone", choices=["minilm", "t5"], default="minilm")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--patience", type=int, default=3)
@@ -40,8 +38,6 @@ def main() -> None:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--decoder-layers", type=int, default=2)
     ap.add_argument("--max-input-tokens", type=int, default=64)
-    ap.add_argument("--runs", default="runs")
-    ap.add_argument("--out", default="benchmarks/results")
     args = ap.parse_args()
     data_dir = embedded_dataset(args.dataset, args.runs)
     tok_dir = Path(args.runs) / f"{args.dataset}-rq"
@@ -89,12 +85,8 @@ def main() -> None:
         "history": history,
         "examples": examples,
         "torch_threads": torch.get_num_threads(),
-        "machine": describe(),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"train_{args.dataset}_{args.backbone}_{retriever.device.type}.json"
-    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_result(f"train_{args.dataset}_{args.backbone}_{retriever.device.type}", result, args.out)
     print(json.dumps({"history": history, "examples": examples}, indent=1))
 
 

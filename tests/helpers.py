@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,23 @@ runner = CliRunner()
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def write_new_items(folder: Path, vectors: np.ndarray, start: int = 0, text: str = "new item") -> list[dict]:
+    """Items new<start>, new<start + 1>, ... in folder/new.jsonl and their vectors in folder/new.npy, the input
+    of `semid assign`; the rows written."""
+    rows = [{"item_id": f"new{start + k}", "text": text, "popularity": 0} for k in range(len(vectors))]
+    write_jsonl(folder / "new.jsonl", rows)
+    np.save(folder / "new.npy", vectors)
+    return rows
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll `condition` every 10 ms until it holds; fail the test if it does not within `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not reached"
+        time.sleep(0.01)
 
 
 def data_import(items, queries, out):

@@ -6,15 +6,7 @@ import pytest
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
 from semid.sid import SIDTable
-from tests.helpers import clustered, make_dataset, tokenize
-
-
-def write_new_items(tmp_path, n):
-    """n new items (new.jsonl) with their vectors (new.npy); returns the rows."""
-    rows = [{"item_id": f"new{k}", "text": f"new item {k}", "popularity": 0} for k in range(n)]
-    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    np.save(tmp_path / "new.npy", clustered(n, 8, 12, seed=5))
-    return rows
+from tests.helpers import clustered, make_dataset, tokenize, write_new_items
 
 
 @pytest.mark.parametrize("method", ["rq_kmeans", "sa2crq"])
@@ -22,7 +14,7 @@ def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
     ds = make_dataset(tmp_path)
     tokenize(ds, tmp_path / "tok", "8,8,8", "--method", method)
     before = SIDTable.load(tmp_path / "tok" / "sid_table")
-    new_items = write_new_items(tmp_path, 20)
+    new_items = write_new_items(tmp_path, clustered(20, 8, 12, seed=5))
     out = assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
     after = SIDTable.load(tmp_path / "tok" / "sid_table")
     assert out.n_new == 20 and after.n_items == before.n_items + 20
@@ -48,7 +40,7 @@ def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
     tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
     table = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert table.n_sids == table.n_items == 300 and table.n_layers == 3
-    write_new_items(tmp_path, 30)
+    write_new_items(tmp_path, clustered(30, 8, 12, seed=5))
     assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
     grown = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert grown.n_sids == grown.n_items == 330
@@ -60,9 +52,7 @@ def test_assign_grows_the_dedup_layer_when_a_group_outgrows_it(tmp_path):
     tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
     table = SIDTable.load(tmp_path / "dd" / "sid_table")
     n_new = table.codebook_sizes[-1] + 5  # one group gets more items than the dedup layer has codes
-    rows = [{"item_id": f"new{k}", "text": "same", "popularity": 0} for k in range(n_new)]
-    (tmp_path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    np.save(tmp_path / "new.npy", np.repeat(np.load(tmp_path / "vecs.npy")[:1], n_new, axis=0))
+    write_new_items(tmp_path, np.repeat(np.load(tmp_path / "vecs.npy")[:1], n_new, axis=0), text="same")
     assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
     grown = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert grown.n_sids == grown.n_items == table.n_items + n_new
@@ -77,7 +67,7 @@ def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
 
     ds = make_dataset(tmp_path)
     tokenize(ds, tmp_path / "tok", "8,8")
-    write_new_items(tmp_path, 5)
+    write_new_items(tmp_path, clustered(5, 8, 12, seed=5))
     assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
     tokenizer_before = (tmp_path / "tok" / "tokenizer" / "tensors.safetensors").read_bytes()
     args = ["tokenize", str(ds), "--vectors", str(tmp_path / "vecs.npy"), "--out", str(tmp_path / "tok")]

@@ -1,4 +1,4 @@
-"""SASRec baseline (cornac behind semid's adapter): learns a next-item rule, plugs into the bench harness,
+"""SASRec baseline (cornac behind semid's adapter): learns a next-item rule, plugs into the bench,
 refuses text-only data, and rebuilds user sequences from leave-one-out records."""
 
 import numpy as np
@@ -68,7 +68,7 @@ def test_search_returns_k_distinct_catalogue_items_outside_the_history(successor
     assert sorted(full, key=int) == [str(i) for i in range(2, N_ITEMS)]
 
 
-def test_harness_runs_sasrec_as_a_baseline(tmp_path, successor_data):
+def test_bench_runs_sasrec_as_a_baseline(tmp_path, successor_data):
     ds = successor_data[0]
     ds = build_dataset("successor", _items(), _records(successor_data[1][:40]))  # default config: keep it small
     test = ds.split("test")

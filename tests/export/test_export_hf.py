@@ -8,7 +8,6 @@ from semid.embed.encoder import default_model_path
 from semid.export import ExportConfig, export_hf, load_hf_export
 from semid.export.sid_text import sid_string
 from semid.sid import SIDTable
-from tests.export.conftest import N_ITEMS
 
 
 @pytest.fixture(scope="module", params=["sid_only", "minilm"])
@@ -70,7 +69,7 @@ def test_sft_files_parse_with_one_line_per_record_and_item(exported, catalogue):
     cut = 0
     for split, n_queries in counts.items():
         records = [json.loads(line) for line in (folder / f"{split}.jsonl").read_text().splitlines()]
-        n_items = N_ITEMS if split == "train" else 0
+        n_items = len(text_of) if split == "train" else 0  # train also holds item_to_sid and sid_to_item per item
         assert len(records) == n_queries + 2 * n_items == sum(meta["sft_lines"][split].values())
         seen = {"item_to_sid": set(), "sid_to_item": set()}
         for rec in records:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,7 +18,7 @@ from semid.retrieve.retriever import Retriever
 from semid.serve import BatchConfig, MicroBatcher, ServeConfig, create_app
 from semid.serve.batcher import QueueFullError, ShuttingDownError
 from semid.sid.table import SIDTable
-from tests.helpers import WORDS
+from tests.helpers import WORDS, wait_for, write_new_items
 
 
 def client_for(retriever, **cfg) -> TestClient:
@@ -135,13 +133,6 @@ class _Gated:
         return self.inner.generate(*args, **kwargs)
 
 
-def _wait_for(cond, timeout=10.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "condition not reached"
-        time.sleep(0.01)
-
-
 def test_full_queue_answers_503_and_the_waiting_requests_still_finish(tiny):
     _, retriever, _ = tiny
     gated = _Gated(retriever)
@@ -150,9 +141,9 @@ def test_full_queue_answers_503_and_the_waiting_requests_still_finish(tiny):
     batcher = app.state.batcher
     with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
         first = pool.submit(client.post, "/search", json={"query": "the apple", "k": 1})
-        _wait_for(gated.entered.is_set)  # the worker holds request 1
+        wait_for(gated.entered.is_set)  # the worker holds request 1
         second = pool.submit(client.post, "/search", json={"query": "the river", "k": 1})
-        _wait_for(lambda: batcher.queue_depth == 1)  # request 2 waits
+        wait_for(lambda: batcher.queue_depth == 1)  # request 2 waits
         r = client.post("/search", json={"query": "the tiger", "k": 1})
         assert r.status_code == 503 and "queue is full" in r.text
         gated.gate.set()
@@ -194,12 +185,6 @@ def test_queue_bound_at_the_batcher(tiny):
     asyncio.run(main())
 
 
-def _new_items(path, vectors: np.ndarray, start: int) -> None:
-    rows = [{"item_id": f"new{start + k}", "text": "apple thing", "popularity": 1} for k in range(len(vectors))]
-    (path / "new.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    np.save(path / "new.npy", vectors)
-
-
 def test_hot_reload_serves_cold_start_items_without_dropping_requests(tiny, tmp_path):
     root, retriever, _ = tiny
     tok = tmp_path / "tok"
@@ -223,9 +208,9 @@ def test_hot_reload_serves_cold_start_items_without_dropping_requests(tiny, tmp_
             loops = [pool.submit(hammer) for _ in range(2)]
             try:
                 before = client.post("/search", json={"query": "the apple", "k": 30}).json()
-                _new_items(tmp_path, vectors[roomy : roomy + 1], 0)
+                write_new_items(tmp_path, vectors[roomy : roomy + 1], 0, text="apple thing")
                 assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy")
-                _wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)
+                wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)
                 after = client.post("/search", json={"query": "the apple", "k": 30}).json()
             finally:
                 stop.set()
@@ -233,7 +218,7 @@ def test_hot_reload_serves_cold_start_items_without_dropping_requests(tiny, tmp_
                 f.result()
         assert client.post("/admin/reload").json()["n_items"] == 21
         # a new item that needs a dedup token the model cannot generate: refused, the old table stays
-        _new_items(tmp_path, vectors[full : full + 1], 1)
+        write_new_items(tmp_path, vectors[full : full + 1], 1, text="apple thing")
         assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy")
         r = client.post("/admin/reload")
         assert r.status_code == 409 and "differ from the model's vocabulary" in r.text

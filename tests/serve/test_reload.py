@@ -16,8 +16,8 @@ from semid.retrieve.retriever import Retriever
 from semid.serve import BatchConfig, ServeConfig, create_app
 from semid.serve import reload as reload_module
 from semid.sid import SIDTable
-from tests.serve.test_app import _new_items, _wait_for
-from tests.sid.test_checks import BROKEN, publish
+from tests.helpers import wait_for, write_new_items
+from tests.sid.helpers import BROKEN, publish
 
 # what the issue found: each of these ended the watcher or got swapped in and broke every /search
 CASES = ["table.json without codebook_sizes", "truncated arrays", "fewer ids than arrays", "table.json not JSON"]
@@ -66,7 +66,7 @@ def test_watcher_survives_broken_tables_and_then_serves_a_valid_one(served, tmp_
     with caplog.at_level(logging.ERROR, logger="semid.serve"):
         for n, case in enumerate(CASES, start=1):
             publish(tok / "sid_table", BROKEN[case][0])  # what a bad `semid assign` or a hand edit could leave
-            _wait_for(lambda n=n: reload_errors(client) == n)
+            wait_for(lambda n=n: reload_errors(client) == n)
             assert search(client) == before  # the old table still answers
             assert client.get("/healthz").json()["n_items"] == 20
         client.get("/healthz")
@@ -75,9 +75,9 @@ def test_watcher_survives_broken_tables_and_then_serves_a_valid_one(served, tmp_
     assert "codebook_sizes" in caplog.text and "arrays.safetensors" in caplog.text
     # valid tables afterwards: the watcher is alive and takes them
     good.save(tok / "sid_table")
-    _new_items(tmp_path, vectors, 0)
+    write_new_items(tmp_path, vectors, 0)
     assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy")
-    _wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)
+    wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)
 
 
 @pytest.mark.parametrize("case", list(REASONS))
@@ -105,9 +105,9 @@ def test_the_watcher_survives_an_unexpected_exception(served, tmp_path, monkeypa
 
     with caplog.at_level(logging.ERROR, logger="semid.serve"):
         monkeypatch.setattr(reload_module, "table_version", exploding)
-        _wait_for(lambda: len(calls) >= 3)  # it kept polling after the first error
+        wait_for(lambda: len(calls) >= 3)  # it kept polling after the first error
         monkeypatch.undo()
     assert "still watching" in caplog.text
-    _new_items(tmp_path, vectors, 0)
+    write_new_items(tmp_path, vectors, 0)
     assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy")
-    _wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)
+    wait_for(lambda: client.get("/healthz").json()["n_items"] == 21)

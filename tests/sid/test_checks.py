@@ -1,99 +1,18 @@
 """SIDTable.load refuses a table that is broken or does not hold together, with a DataError naming it."""
 
-import json
-import shutil
-
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from safetensors.numpy import load_file, save_file
 
 from semid.errors import DataError
-from semid.sid import SIDTable, store
-from tests.sid.test_store import make, same
-
-
-def _json(edit):
-    def mutate(folder):
-        meta = json.loads((folder / store.TABLE_META).read_text())
-        edit(meta)
-        (folder / store.TABLE_META).write_text(json.dumps(meta))
-
-    return mutate
-
-
-def _arrays(edit):
-    def mutate(folder):
-        arrays = load_file(str(folder / store.TABLE_ARRAYS))
-        edit(arrays)
-        save_file(arrays, str(folder / store.TABLE_ARRAYS))
-
-    return mutate
-
-
-def _ids(edit):
-    def mutate(folder):
-        ids = pq.read_table(folder / store.TABLE_ITEMS).column("item_id").to_pylist()
-        pq.write_table(pa.table({"item_id": edit(ids)}), folder / store.TABLE_ITEMS)
-
-    return mutate
-
-
-def _bytes(name, edit):
-    def mutate(folder):
-        (folder / name).write_bytes(edit((folder / name).read_bytes()))
-
-    return mutate
-
-
-def _set(arrays, key, index, value):
-    arrays[key] = arrays[key].copy()
-    arrays[key][index] = value
-
-
-BROKEN = {
-    "table.json without codebook_sizes": (_json(lambda m: m.pop("codebook_sizes")), "codebook_sizes"),
-    "codebook_sizes not a list": (_json(lambda m: m.update(codebook_sizes="8,8")), "codebook_sizes"),
-    "codebook smaller than a code": (_json(lambda m: m.update(codebook_sizes=[8, 2])), "layer 1 has a code"),
-    "table.json says other counts": (_json(lambda m: m.update(n_items=9031)), "n_items"),
-    "table.json not JSON": (_bytes(store.TABLE_META, lambda b: b[:-5]), "table.json: not readable"),
-    "truncated arrays": (_bytes(store.TABLE_ARRAYS, lambda b: b[: len(b) // 2]), "arrays.safetensors: not"),
-    "empty arrays": (_bytes(store.TABLE_ARRAYS, lambda b: b""), "arrays.safetensors: not readable"),
-    "arrays not safetensors": (_bytes(store.TABLE_ARRAYS, lambda b: b"\x80\x04" * 50), "arrays.safetensors"),
-    "items not parquet": (_bytes(store.TABLE_ITEMS, lambda b: b"PAR1" + b"x" * 40), "items.parquet: not readable"),
-    "an array missing": (_arrays(lambda a: a.pop("sid_items")), "lacks \\['sid_items'\\]"),
-    "fewer ids than arrays": (_ids(lambda ids: ids[:10]), "10 item ids in items.parquet but 40 entries"),
-    "null ids": (_ids(lambda ids: [None, *ids[1:]]), "null"),
-    "ids not strings": (_ids(lambda ids: list(range(len(ids)))), "not strings"),
-    "offsets past the end": (_arrays(lambda a: _set(a, "sid_offsets", -1, 41)), "sid_offsets"),
-    "item_sid out of range": (_arrays(lambda a: _set(a, "item_sid", 0, 10_000)), "outside the table"),
-    "sid_items not a permutation": (_arrays(lambda a: _set(a, "sid_items", 0, a["sid_items"][1])), "permutation"),
-    "item_sid disagrees": (_arrays(lambda a: _set(a, "item_sid", slice(None), a["item_sid"][::-1])), "disagree"),
-    "is_head not 0/1": (_arrays(lambda a: _set(a, "is_head", 0, 7)), "is_head"),
-    "length past the layers": (_arrays(lambda a: _set(a, "sid_lengths", 0, 3)), "sid_lengths outside"),
-    "SIDs out of order": (_arrays(lambda a: _set(a, "sid_codes", slice(None), a["sid_codes"][::-1])), "trie order"),
-    "popularity a float array": (_arrays(lambda a: a.update(popularity=a["popularity"] * 0.5)), "popularity is float"),
-}
-
-
-def publish(dest, mutate) -> None:
-    """Save the current table again, altered by `mutate(folder)`, as a new version (an atomic, valid swap)."""
-    good = store.resolve(dest)
-
-    def write(folder):
-        for name in store.TABLE_FILES:
-            shutil.copy(good / name, folder / name)
-        mutate(folder)
-
-    store.write_version(dest, write)
+from semid.sid import SIDTable
+from tests.sid.helpers import BROKEN, publish, random_table, same_table
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_a_broken_or_inconsistent_table_is_refused_with_its_reason(tmp_path, case):
     mutate, reason = BROKEN[case]
     dest = tmp_path / "sid_table"
-    make(40, 1).save(dest)
+    random_table(40, 1).save(dest)
     publish(dest, mutate)
     with pytest.raises(DataError, match=reason) as err:
         SIDTable.load(dest)
@@ -102,9 +21,9 @@ def test_a_broken_or_inconsistent_table_is_refused_with_its_reason(tmp_path, cas
 
 def test_the_untouched_copy_loads(tmp_path):
     dest = tmp_path / "sid_table"
-    make(40, 1).save(dest)
+    random_table(40, 1).save(dest)
     publish(dest, lambda folder: None)
-    assert same(SIDTable.load(dest), make(40, 1))
+    assert same_table(SIDTable.load(dest), random_table(40, 1))
 
 
 def test_an_empty_table_is_consistent(tmp_path):

@@ -6,26 +6,15 @@ import shutil
 import stat
 import threading
 
-import numpy as np
 import pytest
 
 from semid.errors import DataError, MissingResourceError
 from semid.sid import SIDTable, store
-from semid.tokenize import Codes
+from tests.sid.helpers import random_table, same_table
 
 
 class Killed(BaseException):
     """Stands for kill -9: `except Exception` clean-up in the save does not run."""
-
-
-def make(n: int, seed: int) -> SIDTable:
-    rng = np.random.default_rng(seed)
-    codes = Codes(rng.integers(0, 8, size=(n, 2)).astype(np.int32), np.full(n, 2, dtype=np.int32))
-    return SIDTable.build([f"s{seed}-{i}" for i in range(n)], codes, [8, 8], rng.integers(0, 50, size=n))
-
-
-def same(a: SIDTable, b: SIDTable) -> bool:
-    return a.item_ids.to_pylist() == b.item_ids.to_pylist() and a.item_codes().to_lists() == b.item_codes().to_lists()
 
 
 def write_flat(table: SIDTable, folder) -> None:
@@ -90,7 +79,7 @@ def save_killed_at(k: int, table: SIDTable, dest, monkeypatch, exc: BaseExceptio
 @pytest.mark.parametrize("before", ["versioned", "flat"])
 @pytest.mark.parametrize("fault", [Killed(), OSError("disk full")])
 def test_a_save_stopped_at_any_step_leaves_the_old_or_the_new_table(tmp_path, monkeypatch, before, fault):
-    old, new = make(40, 1), make(60, 2)
+    old, new = random_table(40, 1), random_table(60, 2)
     outcomes, seen = [], []
     while not outcomes or outcomes[-1] != "not reached":
         k = len(outcomes) + 1
@@ -101,13 +90,13 @@ def test_a_save_stopped_at_any_step_leaves_the_old_or_the_new_table(tmp_path, mo
             old.save(dest)
         outcomes.append(save_killed_at(k, new, dest, monkeypatch, fault))
         got = SIDTable.load(dest)  # must be complete: the old table or the new one
-        assert same(got, old) or same(got, new), f"fault at step {k}"
-        seen.append("new" if same(got, new) else "old")
+        assert same_table(got, old) or same_table(got, new), f"fault at step {k}"
+        seen.append("new" if same_table(got, new) else "old")
         if outcomes[-1] != "stopped":
             assert seen[-1] == "new", f"fault at step {k}"
         assert_clean(dest)  # that load removed what the stopped save left
-        make(10, 3).save(dest)  # and the next save works
-        assert same(SIDTable.load(dest), make(10, 3))
+        random_table(10, 3).save(dest)  # and the next save works
+        assert same_table(SIDTable.load(dest), random_table(10, 3))
         assert_clean(dest)
     assert outcomes.count("stopped") >= 8, outcomes  # the fault really went through the steps of the save
     if isinstance(fault, Killed):  # one commit point: killed before it, the old table; after it, the new one
@@ -117,7 +106,7 @@ def test_a_save_stopped_at_any_step_leaves_the_old_or_the_new_table(tmp_path, mo
 def test_fault_between_version_and_pointer_the_brief_case(tmp_path, monkeypatch):
     """os.replace of the pointer fails: the old table stays, complete; the orphan version goes on the next save."""
     dest = tmp_path / "sid_table"
-    old, new = make(30, 1), make(50, 2)
+    old, new = random_table(30, 1), random_table(50, 2)
     old.save(dest)
 
     def refuse(*_args, **_kwargs):
@@ -128,15 +117,15 @@ def test_fault_between_version_and_pointer_the_brief_case(tmp_path, monkeypatch)
         with pytest.raises(OSError, match="injected"):
             new.save(dest)
     assert len([p for p in os.listdir(dest) if p.startswith("v-")]) == 2  # the new version, never named
-    assert same(SIDTable.load(dest), old)
+    assert same_table(SIDTable.load(dest), old)
     new.save(dest)
-    assert same(SIDTable.load(dest), new)
+    assert same_table(SIDTable.load(dest), new)
     assert_clean(dest)
 
 
 def test_readers_always_find_a_complete_table_while_it_is_rewritten(tmp_path):
     dest = tmp_path / "sid_table"
-    a, b = make(200, 1), make(300, 2)
+    a, b = random_table(200, 1), random_table(300, 2)
     a.save(dest)
     stop, bad, loads = threading.Event(), [], [0]
 
@@ -144,7 +133,7 @@ def test_readers_always_find_a_complete_table_while_it_is_rewritten(tmp_path):
         while not stop.is_set():
             try:
                 got = SIDTable.load(dest)
-                if not (same(got, a) or same(got, b)):
+                if not (same_table(got, a) or same_table(got, b)):
                     bad.append("a mix of two tables")
             except Exception as exc:  # any failure is the finding
                 bad.append(repr(exc))
@@ -166,8 +155,8 @@ def test_readers_always_find_a_complete_table_while_it_is_rewritten(tmp_path):
 def test_permissions_follow_the_umask(tmp_path, mask):
     previous = os.umask(mask)
     try:
-        make(20, 1).save(tmp_path / "t")
-        make(20, 2).save(tmp_path / "t")
+        random_table(20, 1).save(tmp_path / "t")
+        random_table(20, 2).save(tmp_path / "t")
     finally:
         os.umask(previous)
     for dirpath, _dirnames, filenames in os.walk(tmp_path / "t"):
@@ -178,42 +167,42 @@ def test_permissions_follow_the_umask(tmp_path, mask):
 
 def test_older_layout_and_its_crash_leftovers(tmp_path):
     """semid before versioned folders: flat files; killed between its renames it left only `.t.old`."""
-    old, new = make(30, 1), make(40, 2)
+    old, new = random_table(30, 1), random_table(40, 2)
     write_flat(old, tmp_path / ".t.old")
     write_flat(old, tmp_path / ".t.k3j_x9ab")  # its temp copy
     (tmp_path / ".t.notes").mkdir()  # not semid's: kept
     (tmp_path / ".t.notes" / "mine.txt").write_text("keep")
-    assert same(SIDTable.load(tmp_path / "t"), old)  # recovered from .t.old
+    assert same_table(SIDTable.load(tmp_path / "t"), old)  # recovered from .t.old
     new.save(tmp_path / "t")
-    assert same(SIDTable.load(tmp_path / "t"), new)
+    assert same_table(SIDTable.load(tmp_path / "t"), new)
     assert sorted(os.listdir(tmp_path)) == [".t.notes", "t"]
     write_flat(old, tmp_path / "flat")
-    assert same(SIDTable.load(tmp_path / "flat"), old)  # the older layout reads as before
+    assert same_table(SIDTable.load(tmp_path / "flat"), old)  # the older layout reads as before
     new.save(tmp_path / "flat")  # and is migrated: flat files gone, a version folder + pointer
-    assert same(SIDTable.load(tmp_path / "flat"), new)
+    assert same_table(SIDTable.load(tmp_path / "flat"), new)
     assert not set(os.listdir(tmp_path / "flat")) & store.TABLE_FILES
 
 
 def test_version_changes_on_every_save_only(tmp_path):
     dest = tmp_path / "t"
     assert store.table_version(dest) is None
-    make(10, 1).save(dest)
+    random_table(10, 1).save(dest)
     v1 = store.table_version(dest)
     SIDTable.load(dest)
     assert store.table_version(dest) == v1 is not None
-    make(10, 1).save(dest)
+    random_table(10, 1).save(dest)
     assert store.table_version(dest) not in (v1, None)
 
 
 @pytest.mark.parametrize("pointer", ["../../etc", "v-1-2/../../x", "", "\xff"])
 def test_a_damaged_pointer_is_a_clear_error(tmp_path, pointer):
     dest = tmp_path / "t"
-    make(10, 1).save(dest)
+    random_table(10, 1).save(dest)
     (dest / "CURRENT").write_text(pointer, encoding="latin-1")
     with pytest.raises(DataError, match=f"{dest / 'CURRENT'}: "):
         SIDTable.load(dest)
-    make(10, 2).save(dest)  # a save repairs it
-    assert same(SIDTable.load(dest), make(10, 2))
+    random_table(10, 2).save(dest)  # a save repairs it
+    assert same_table(SIDTable.load(dest), random_table(10, 2))
 
 
 def test_no_table_is_a_missing_resource(tmp_path):

@@ -11,7 +11,7 @@ import torch
 from semid.errors import DataError
 from semid.tokenize import load_tokenizer
 from semid.tokenize.checkpoint import CHECKPOINT_FILE, LEGACY_FILE
-from tests.tokenize.test_rq_vae import data, small
+from tests.tokenize.helpers import small_rq_vae, vectors_with_head
 
 
 class Planted:
@@ -27,7 +27,7 @@ class Planted:
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the plain pickle
 @pytest.mark.parametrize("how", ["torch.save", "pickle"])
 def test_planted_pickle_does_not_run(tmp_path, how):
-    x, _ = data(300)
+    x, _ = vectors_with_head(300)
     ckpt = tmp_path / "ckpt"
     ckpt.mkdir()
     marker = tmp_path / "pwned"
@@ -37,22 +37,22 @@ def test_planted_pickle_does_not_run(tmp_path, how):
     else:
         torch.save(payload, ckpt / LEGACY_FILE)
     with pytest.raises(DataError) as err:
-        small(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
+        small_rq_vae(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
     assert not marker.exists(), "the planted pickle ran"
     assert str(err.value).startswith(f"{ckpt / LEGACY_FILE}: ") and "semid does not run it" in str(err.value)
     # the same bytes under the new name are not even parsed as a pickle
     (ckpt / LEGACY_FILE).rename(ckpt / CHECKPOINT_FILE)
     with pytest.raises(DataError, match=f"{CHECKPOINT_FILE}.*not a readable semid checkpoint"):
-        small(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
+        small_rq_vae(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
     assert not marker.exists()
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
 @pytest.mark.parametrize("name", [CHECKPOINT_FILE, LEGACY_FILE])
 def test_broken_checkpoint_is_a_clear_error(tmp_path, damage, name):
-    x, _ = data(300)
+    x, _ = vectors_with_head(300)
     ckpt = tmp_path / "ckpt"
-    small(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
+    small_rq_vae(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
     if name == LEGACY_FILE:  # what semid < this version wrote (non-adaptive: tensors and plain values only)
         (ckpt / CHECKPOINT_FILE).unlink()
         torch.save({"config": {}, "module": {"w": torch.zeros(3)}}, ckpt / LEGACY_FILE)
@@ -60,14 +60,14 @@ def test_broken_checkpoint_is_a_clear_error(tmp_path, damage, name):
     broken = {"empty": b"", "truncated": raw[: len(raw) // 2], "garbage": b"\x00\xff" * 64}[damage]
     (ckpt / name).write_bytes(broken)
     with pytest.raises(DataError, match=f"{ckpt / name}: not a readable semid checkpoint"):
-        small(epochs=2, checkpoint_dir=str(ckpt)).fit(x)
+        small_rq_vae(epochs=2, checkpoint_dir=str(ckpt)).fit(x)
 
 
 def test_legacy_tensor_checkpoint_still_resumes(tmp_path):
     """A `last.pt` of an older semid holding only tensors and plain values loads (weights_only=True)."""
-    x, _ = data(600)
+    x, _ = vectors_with_head(600)
     ckpt = tmp_path / "ckpt"
-    first = small(epochs=2, checkpoint_dir=str(ckpt)).fit(x)
+    first = small_rq_vae(epochs=2, checkpoint_dir=str(ckpt)).fit(x)
     (ckpt / CHECKPOINT_FILE).unlink()
     state = {
         "stage": "all",
@@ -80,17 +80,17 @@ def test_legacy_tensor_checkpoint_still_resumes(tmp_path):
         "config": {k: v for k, v in vars(first.config).items()},
     }
     torch.save(state, ckpt / LEGACY_FILE)
-    resumed = small(epochs=3, checkpoint_dir=str(ckpt)).fit(x)
+    resumed = small_rq_vae(epochs=3, checkpoint_dir=str(ckpt)).fit(x)
     assert [r["epoch"] for r in resumed.history] == [0, 1, 2]
     assert resumed.history[:2] == first.history
 
 
 def test_adaptive_tail_stage_resumes_with_its_prefix_tables(tmp_path):
-    x, is_head = data(1500)
+    x, is_head = vectors_with_head(1500)
     kw = dict(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], min_items=20, epochs=2)
     ckpt = tmp_path / "ckpt"
-    first = small(tail_epochs=1, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
-    resumed = small(tail_epochs=2, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
+    first = small_rq_vae(tail_epochs=1, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
+    resumed = small_rq_vae(tail_epochs=2, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
     assert [(r["stage"], r["epoch"]) for r in resumed.history] == [("head", 0), ("head", 1), ("tail", 0), ("tail", 1)]
     assert resumed.history[:3] == first.history
     assert resumed.tables is not None and first.tables is not None
@@ -99,18 +99,18 @@ def test_adaptive_tail_stage_resumes_with_its_prefix_tables(tmp_path):
 
 
 def test_checkpoint_of_another_shape_is_a_clear_error(tmp_path):
-    x, _ = data(300)
+    x, _ = vectors_with_head(300)
     ckpt = tmp_path / "ckpt"
-    small(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
+    small_rq_vae(epochs=1, checkpoint_dir=str(ckpt)).fit(x)
     with pytest.raises(DataError, match="does not match this model"):
-        small(epochs=2, checkpoint_dir=str(ckpt)).fit(np.hstack([x, x]))
+        small_rq_vae(epochs=2, checkpoint_dir=str(ckpt)).fit(np.hstack([x, x]))
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated"])
 @pytest.mark.parametrize("name", ["tensors.safetensors", "config.json"])
 def test_broken_tokenizer_folder_is_a_clear_error(tmp_path, damage, name):
-    x, _ = data(300)
-    out = small(epochs=1).fit(x).save(tmp_path / "tok")
+    x, _ = vectors_with_head(300)
+    out = small_rq_vae(epochs=1).fit(x).save(tmp_path / "tok")
     raw = (out / name).read_bytes()
     (out / name).write_bytes(b"" if damage == "empty" else raw[: len(raw) // 2])
     with pytest.raises(DataError, match=f"{out / name}: not a "):
@@ -118,10 +118,10 @@ def test_broken_tokenizer_folder_is_a_clear_error(tmp_path, damage, name):
 
 
 def test_saved_files_follow_the_umask(tmp_path):
-    x, _ = data(300)
+    x, _ = vectors_with_head(300)
     previous = os.umask(0o002)
     try:
-        small(epochs=1, checkpoint_dir=str(tmp_path / "ckpt")).fit(x).save(tmp_path / "tok")
+        small_rq_vae(epochs=1, checkpoint_dir=str(tmp_path / "ckpt")).fit(x).save(tmp_path / "tok")
     finally:
         os.umask(previous)
     for f in (tmp_path / "ckpt" / CHECKPOINT_FILE, tmp_path / "tok" / "tensors.safetensors"):
