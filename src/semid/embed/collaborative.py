@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from semid.data.format import Dataset
 from semid.errors import DataError
+
+if TYPE_CHECKING:
+    from semid.data.format import Dataset
 
 COLLABORATIVE_JSON, COLLABORATIVE_NPZ = "collaborative.json", "collaborative.npz"
 
