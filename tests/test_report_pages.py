@@ -23,7 +23,22 @@ from semid.sid import SIDTable
 from semid.tokenize import Codes
 from tests.helpers import runner
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+def _working_chromium() -> str | None:
+    """A Chromium that starts (Ubuntu's chromium-browser can be a snap stub that only says how to install)."""
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            try:
+                done = subprocess.run([path, "--version"], capture_output=True, timeout=30, check=False)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if done.returncode == 0:
+                return path
+    return None
+
+
+CHROMIUM = _working_chromium()
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium not installed (scripts/setup.sh installs it as root: apt-get install chromium)"
 )
@@ -40,7 +55,7 @@ def chromium(page: Path, *args: str) -> str:
     """Headless Chromium on `page` with a fresh profile and nothing that reaches the network; its stdout."""
     profile = page.parent / f"chromium-profile-{len(list(page.parent.glob('chromium-profile-*')))}"
     flags = "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
-    flags += "--disable-component-update --disable-sync --hide-scrollbars"
+    flags += "--disable-component-update --disable-sync --hide-scrollbars --disable-dev-shm-usage"
     cmd = [str(CHROMIUM), *flags.split(), f"--user-data-dir={profile}", *args, page.resolve().as_uri()]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

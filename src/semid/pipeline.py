@@ -122,6 +122,7 @@ def tokenize_dataset(
         x = joined.vectors(ds.items["item_id"].tolist(), x)
     tok, table, seconds = fit_sids(ds, x, method, dedup, **config)
     out.mkdir(parents=True, exist_ok=True)
+    CollaborativeVectors.remove(out)  # a join from an earlier fit in this folder no longer applies
     if joined is not None:
         joined.save(out)
     tok.save(out / TOKENIZER_DIR)

@@ -90,3 +90,18 @@ def test_the_join_travels_with_the_tokenizer_to_assign_and_train(tmp_path, monke
     train.train_retriever(tmp_path / "ds", tmp_path / "tok", tmp_path / "ret")
     joined = CollaborativeVectors.load(tmp_path / "tok").vectors(ds.items["item_id"].tolist(), content)
     np.testing.assert_array_equal(seen["x"], joined)
+
+
+def test_a_refit_without_the_join_removes_it_and_train_refuses_other_content_vectors(tmp_path):
+    ds, content = click_log()
+    save_dataset(ds, tmp_path / "ds")
+    np.save(tmp_path / "ds" / "item_vectors.npy", content)
+    cfg = CollaborativeConfig(dim=8)
+    tokenize_dataset(tmp_path / "ds", tmp_path / "tok", collaborative=cfg, codebook_sizes=[6, 4])
+    np.save(tmp_path / "ds" / "item_vectors.npy", content[::-1].copy())  # embedded again: other content
+    import semid.retrieve.train as train
+
+    with pytest.raises(DataError, match="fitted on other content vectors"):
+        train.train_retriever(tmp_path / "ds", tmp_path / "tok" / "sid_table", tmp_path / "ret")
+    tokenize_dataset(tmp_path / "ds", tmp_path / "tok", overwrite=True, codebook_sizes=[6, 4])  # content only
+    assert not CollaborativeVectors.present(tmp_path / "tok")

@@ -42,6 +42,8 @@ class CollaborativeConfig:
     def check(self) -> None:
         if self.dim < 1 or self.window < 1 or self.min_count < 1:
             raise DataError("collaborative dim, window and min_count must be >= 1", source="collaborative")
+        if self.ridge < 0:
+            raise DataError(f"collaborative ridge {self.ridge} is negative", source="collaborative")
         if not 0.0 <= self.weight <= 1.0:
             raise DataError(f"collaborative weight {self.weight} is outside 0..1", source="collaborative")
 
@@ -55,15 +57,27 @@ class CollaborativeVectors:
     to their collaborative part (learned where the log had enough evidence, mapped from content otherwise)."""
 
     def __init__(
-        self, config: CollaborativeConfig, item_ids: list[str], learned: np.ndarray, content_map: np.ndarray
+        self,
+        config: CollaborativeConfig,
+        item_ids: list[str],
+        learned: np.ndarray,
+        content_map: np.ndarray,
+        content_sha256: str = "",
     ) -> None:
+        if len(learned) != len(item_ids) or learned.shape[1:] != content_map.shape[1:]:
+            raise DataError(
+                f"{len(item_ids)} item ids, learned vectors {learned.shape}, content map {content_map.shape}",
+                source="collaborative vectors",
+            )
         self.config, self.item_ids = config, list(item_ids)
+        self.content_sha256 = content_sha256  # of the catalogue's content vectors it was fitted next to
         self.learned = learned.astype(np.float32)  # [len(item_ids), dim]: the well-observed items only
         self.content_map = content_map.astype(np.float32)  # [content dim, dim]
         self._row = {x: i for i, x in enumerate(self.item_ids)}
 
     @classmethod
     def fit(cls, ds: Dataset, content: np.ndarray, config: CollaborativeConfig | None = None) -> CollaborativeVectors:
+        import pandas as pd
         import scipy.sparse as sp
         from scipy.sparse.linalg import svds
 
@@ -78,15 +92,12 @@ class CollaborativeVectors:
                 source=ds.name,
             )
         ids = ds.items["item_id"].tolist()
-        row = {x: i for i, x in enumerate(ids)}
-        a, b = [], []
-        for history, target in zip(train["history"], train["target"], strict=True):
-            recent = [row[x] for x in list(history)[-cfg.window :]]
-            a += [row[target]] * len(recent)
-            b += recent
-        pairs = np.array([a + b, b + a], dtype=np.int64)  # symmetric
-        counts = sp.coo_matrix((np.ones(pairs.shape[1]), (pairs[0], pairs[1])), shape=(len(ids), len(ids))).tocsr()
-        counts.sum_duplicates()
+        row = pd.Series(np.arange(len(ids)), index=ids)
+        recent = train["history"].map(lambda h: list(h)[-cfg.window :])
+        b = row.loc[[x for h in recent for x in h]].to_numpy()  # history items, record by record
+        a = np.repeat(row.loc[train["target"]].to_numpy(), recent.map(len).to_numpy())  # their records' targets
+        shape = (len(ids), len(ids))
+        counts = sp.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=shape).tocsr()  # symmetric
         per_item = np.asarray(counts.sum(axis=1)).ravel()
         coo = counts.tocoo()
         pmi = np.log(coo.data * per_item.sum() / (per_item[coo.row] * per_item[coo.col]))
@@ -97,13 +108,15 @@ class CollaborativeVectors:
             raise DataError(f"{len(ids)} items are too few for collaborative vectors", source=ds.name)
         u, s, _ = svds(ppmi, k=rank, v0=np.ones(len(ids)) / np.sqrt(len(ids)))  # v0: deterministic
         learned = u * np.sqrt(s)
-        observed = per_item >= cfg.min_count
+        # enough co-occurrences, and some above chance (an all-zero row would leave the join short of norm 1)
+        observed = (per_item >= cfg.min_count) & (np.linalg.norm(learned, axis=1) > 1e-9)
         if observed.sum() < 2:
             raise DataError("fewer than 2 items co-occur often enough for collaborative vectors", source=ds.name)
         x = _unit(np.asarray(content, dtype=np.float64))[observed]
-        content_map = np.linalg.solve(x.T @ x + cfg.ridge * np.eye(x.shape[1]), x.T @ learned[observed])
+        target = _unit(learned[observed])  # `vectors` uses only the mapped vector's direction
+        content_map = np.linalg.solve(x.T @ x + cfg.ridge * np.eye(x.shape[1]), x.T @ target)
         kept = [ids[i] for i in np.flatnonzero(observed)]
-        return cls(cfg, kept, learned[observed], content_map)
+        return cls(cfg, kept, learned[observed], content_map, content_fingerprint(content))
 
     def vectors(self, item_ids: list[str], content: np.ndarray) -> np.ndarray:
         """[n, content dim + dim] float32: unit content * sqrt(1 - weight) joined to unit collaborative *
@@ -125,7 +138,7 @@ class CollaborativeVectors:
     def save(self, folder: str | Path) -> None:
         root = Path(folder)
         np.savez(root / COLLABORATIVE_NPZ, learned=self.learned, content_map=self.content_map)
-        info = {"config": asdict(self.config), "item_ids": self.item_ids}
+        info = {"config": asdict(self.config), "item_ids": self.item_ids, "content_sha256": self.content_sha256}
         (root / COLLABORATIVE_JSON).write_text(json.dumps(info) + "\n", encoding="utf-8")
 
     @classmethod
@@ -135,10 +148,23 @@ class CollaborativeVectors:
             info = json.loads((root / COLLABORATIVE_JSON).read_text(encoding="utf-8"))
             with np.load(root / COLLABORATIVE_NPZ, allow_pickle=False) as arrays:
                 learned, content_map = arrays["learned"], arrays["content_map"]
-        except (OSError, ValueError, KeyError) as e:
+            config = CollaborativeConfig(**info["config"])
+            return cls(config, info["item_ids"], learned, content_map, info.get("content_sha256", ""))
+        except (OSError, ValueError, KeyError, TypeError) as e:
             raise DataError(f"collaborative vectors do not load: {e}", source=str(root)) from e
-        return cls(CollaborativeConfig(**info["config"]), info["item_ids"], learned, content_map)
 
     @staticmethod
     def present(folder: str | Path) -> bool:
         return (Path(folder) / COLLABORATIVE_JSON).exists()
+
+    @staticmethod
+    def remove(folder: str | Path) -> None:
+        """Delete a saved join (a refit without one must not leave the old one to be applied)."""
+        for name in (COLLABORATIVE_JSON, COLLABORATIVE_NPZ):
+            (Path(folder) / name).unlink(missing_ok=True)
+
+
+def content_fingerprint(content: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(content, dtype=np.float32).tobytes()).hexdigest()

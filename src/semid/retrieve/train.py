@@ -203,12 +203,21 @@ def train_retriever(
     cfg: TrainConfig | None = None,
 ) -> tuple[Retriever, list[dict[str, Any]]]:
     """Folder wrapper of `fit_retriever` for the CLI: a dataset folder and a `semid tokenize` folder."""
-    from semid.embed.collaborative import CollaborativeVectors
+    from semid.embed.collaborative import CollaborativeVectors, content_fingerprint
     from semid.pipeline import dataset_vectors, resolve_table_dir
 
-    ds, table = load_dataset(data_dir), SIDTable.load(resolve_table_dir(tokenize_dir))
+    table_dir = resolve_table_dir(tokenize_dir)
+    ds, table = load_dataset(data_dir), SIDTable.load(table_dir)
     item_vectors = None
-    if CollaborativeVectors.present(tokenize_dir):  # the SIDs were fitted on joined vectors: the model reads them
+    folder = table_dir.parent  # the tokenize folder, also when the table folder itself was given
+    if CollaborativeVectors.present(folder):  # the SIDs were fitted on joined vectors: the model reads them
+        joined = CollaborativeVectors.load(folder)
         content = dataset_vectors(ds, Path(data_dir))
-        item_vectors = CollaborativeVectors.load(tokenize_dir).vectors(ds.items["item_id"].tolist(), content)
+        if joined.content_sha256 and joined.content_sha256 != content_fingerprint(content):
+            raise DataError(
+                f"the SIDs in {folder} were fitted on other content vectors than {data_dir}'s item_vectors.npy "
+                "(tokenized with --vectors, or embedded again since); run `semid tokenize` again on these",
+                source=str(folder),
+            )
+        item_vectors = joined.vectors(ds.items["item_id"].tolist(), content)
     return fit_retriever(ds, table, build, cfg, out_dir, item_vectors=item_vectors)

@@ -32,6 +32,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
     out.mkdir(parents=True, exist_ok=True)
     _check_same_budget(cfg, out)
     data = prepare_bench_data(cfg, out)
+    _record_budget(cfg, out)  # only once the data holds up, so a refused setting never sticks to `out`
     methods = [m for m in cfg.methods if not (m == "sasrec" and data.input_kind == "text" and _all(cfg))]
     summary = _data_summary(data)
     summary["warnings"] = data_warnings(summary, methods, KS)
@@ -87,22 +88,31 @@ def _data_summary(data: BenchData) -> dict[str, Any]:
     }
 
 
+LOOSE = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}  # may differ between reruns
+
+
 def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
     """Resuming must not mix budgets: everything but the method list, seed count and display options
     must match the run that wrote `out` first."""
-    loose = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}
-    mine = {k: v for k, v in asdict(cfg).items() if k not in loose}
+    mine = {k: v for k, v in asdict(cfg).items() if k not in LOOSE}
     path = out / "bench_config.json"
     if path.exists():
         theirs = json.loads(path.read_text(encoding="utf-8"))
         if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
             theirs["dataset"] = theirs["data_dir"]
         theirs.pop("data_dir", None)
+        defaults = asdict(BenchConfig())  # a setting added since that folder was written: it had the default
+        theirs = {**{k: defaults[k] for k in mine if k not in theirs}, **theirs}
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise DataError(
                 f"{out} holds results made with other settings ({', '.join(diff)}); use a new --out",
                 source=str(path),
             )
-    else:
+
+
+def _record_budget(cfg: BenchConfig, out: Path) -> None:
+    path = out / "bench_config.json"
+    if not path.exists():
+        mine = {k: v for k, v in asdict(cfg).items() if k not in LOOSE}
         path.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
