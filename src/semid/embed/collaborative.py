@@ -113,8 +113,7 @@ class CollaborativeVectors:
         if observed.sum() < 2:
             raise DataError("fewer than 2 items co-occur often enough for collaborative vectors", source=ds.name)
         x = _unit(np.asarray(content, dtype=np.float64))[observed]
-        target = _unit(learned[observed])  # `vectors` uses only the mapped vector's direction
-        content_map = np.linalg.solve(x.T @ x + cfg.ridge * np.eye(x.shape[1]), x.T @ target)
+        content_map = np.linalg.solve(x.T @ x + cfg.ridge * np.eye(x.shape[1]), x.T @ learned[observed])
         kept = [ids[i] for i in np.flatnonzero(observed)]
         return cls(cfg, kept, learned[observed], content_map, content_fingerprint(content))
 
