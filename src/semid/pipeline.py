@@ -66,14 +66,6 @@ class TokenizeResult:
     fit_seconds: float
 
 
-def tokenizer_options(method: str, options: dict[str, Any]) -> dict[str, Any]:
-    """`options` as `method` takes them: DSI (one token per item) has no codebooks and nothing random, so the
-    codebook sizes, seed and progress switch a caller sets for every method are dropped for it."""
-    if method == "dsi":
-        return {k: v for k, v in options.items() if k not in ("codebook_sizes", "seed", "show_progress")}
-    return dict(options)
-
-
 def fit_sids(
     ds: Dataset, vectors: np.ndarray, method: str = "rq_kmeans", dedup: bool = False, **config: Any
 ) -> tuple[Tokenizer, SIDTable, float]:

@@ -35,7 +35,8 @@ def tokenize(
     from semid.data import read_items
     from semid.data.provenance import check_folder_vectors
     from semid.embed.collaborative import CollaborativeConfig
-    from semid.pipeline import tokenize_dataset, tokenizer_options
+    from semid.pipeline import tokenize_dataset
+    from semid.tokenize import options_for
 
     given = {
         "codebook_sizes": int_list(codebook_sizes),
@@ -48,7 +49,7 @@ def tokenize(
         "quantizer": quantizer,
         "epochs": epochs,
     }
-    options = tokenizer_options(method, {k: v for k, v in given.items() if v is not None})
+    options = options_for(method, {k: v for k, v in given.items() if v is not None})
     check_out_dir(out)
     with warnings_shown(console), tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
         if vectors is None:

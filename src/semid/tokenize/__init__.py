@@ -15,7 +15,7 @@ from semid.tokenize.atomic import AtomicIDs
 from semid.tokenize.base import Tokenizer
 from semid.tokenize.hkmeans import HierarchicalKMeans, HKMeansConfig
 from semid.tokenize.hourglass import HourglassConfig, HourglassFix
-from semid.tokenize.registry import METHODS, TOKENIZERS, load_tokenizer, make_tokenizer
+from semid.tokenize.registry import METHODS, TOKENIZERS, load_tokenizer, make_tokenizer, options_for
 from semid.tokenize.rq_kmeans import RQKMeans, RQKMeansConfig
 from semid.tokenize.rq_vae import RQVAE, RQVAEConfig
 
@@ -38,4 +38,5 @@ __all__ = [
     "Tokenizer",
     "load_tokenizer",
     "make_tokenizer",
+    "options_for",
 ]

@@ -25,6 +25,7 @@ QUANTIZERS = ("rq_kmeans", "rq_vae")  # what sarq, acrq and sa2crq run on
 class Registered:
     load: Callable[[str | Path], Tokenizer]  # reads a folder whose config.json names this method
     make: Callable[..., Tokenizer] | None = None  # a new one from config options; None: made under another name
+    ignores: tuple[str, ...] = ()  # options callers set for every method that this one has no use for
 
 
 def _variant(adaptive: bool, anchored: bool) -> Callable[..., Tokenizer]:
@@ -39,7 +40,10 @@ def _variant(adaptive: bool, anchored: bool) -> Callable[..., Tokenizer]:
 
 
 TOKENIZERS: dict[str, Registered] = {
-    "dsi": Registered(AtomicIDs.load, lambda **config: AtomicIDs(AtomicConfig(**config))),
+    # DSI (one token per item) has no codebooks and nothing random
+    "dsi": Registered(
+        AtomicIDs.load, lambda **config: AtomicIDs(AtomicConfig(**config)), ("codebook_sizes", "seed", "show_progress")
+    ),
     "nci": Registered(HierarchicalKMeans.load, lambda **config: HierarchicalKMeans(HKMeansConfig(**config))),
     "rq_kmeans": Registered(RQKMeans.load, lambda **config: RQKMeans(RQKMeansConfig(**config))),
     "rq_vae": Registered(RQVAE.load, lambda **config: RQVAE(RQVAEConfig(**config))),
@@ -52,13 +56,21 @@ TOKENIZERS: dict[str, Registered] = {
 METHODS = tuple(name for name, entry in TOKENIZERS.items() if entry.make is not None)  # make_tokenizer's names
 
 
+def options_for(method: str, options: dict[str, Any]) -> dict[str, Any]:
+    """`options` as `method` takes them: the ones every caller sets (codebook sizes, seed, progress) but this
+    method has no use for are dropped; what remains is the caller's to answer for."""
+    ignores = TOKENIZERS[method].ignores if method in TOKENIZERS else ()
+    return {k: v for k, v in options.items() if k not in ignores}
+
+
 def make_tokenizer(method: str, *, hourglass: str | None = None, hourglass_k: int = 32, **config: Any) -> Tokenizer:
-    """A new tokenizer of `method` with its config options; `hourglass` wraps it in an hourglass fix."""
+    """A new tokenizer of `method` with its config options (see `options_for`); `hourglass` wraps it in an
+    hourglass fix."""
     make = TOKENIZERS[method].make if method in TOKENIZERS else None
     if make is None:
         raise DataError(f"unknown tokenizer method {method!r}; choose one of {sorted(METHODS)}", source="method")
     try:
-        tok = make(**config)
+        tok = make(**options_for(method, config))
     except TypeError as exc:
         raise DataError(f"bad option for {method}: {exc}", source="config") from None
     if hourglass is not None:

@@ -54,14 +54,15 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
 def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work: Path) -> dict[str, Any]:
     """Fit the method's tokenizer on the warm items, train the bench's one retriever on its SIDs, give the
     cold items SIDs without refitting, then decode every test record constrained and unconstrained."""
-    from semid.pipeline import fit_sids, tokenizer_options
+    from semid.pipeline import fit_sids
+    from semid.tokenize import options_for
 
     method, options, dedup = GENERATIVE[name]
     options = dict(options)
     options["seed"] = seed
     options.setdefault("codebook_sizes", list(cfg.codebook_sizes))
     options["show_progress"] = cfg.show_progress
-    options = tokenizer_options(method, options)
+    options = options_for(method, options)
     if method == "rq_vae":
         options["epochs"] = cfg.rq_vae_epochs
     tokenizer, table, fit_seconds = fit_sids(data.warm, data.warm_sid_vectors, method, dedup, **options)
