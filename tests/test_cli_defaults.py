@@ -18,7 +18,8 @@ def test_train_defaults_are_the_config_defaults():
     from semid.retrieve.train import TrainConfig
 
     got, train = defaults("train"), TrainConfig()
-    for name in ("epochs", "patience", "batch_size", "lr", "max_train_records", "eval_queries", "seed", "device"):
+    names = ("epochs", "patience", "batch_size", "lr", "lr_schedule", "max_train_records", "eval_queries", "seed")
+    for name in (*names, "device"):
         assert got[name] == getattr(train, name), name
     assert got["no_index_pairs"] == (not train.index_pairs)
     assert got["d_model"] == SIDModelConfig.d_model and got["decoder_layers"] == SIDModelConfig.decoder_layers

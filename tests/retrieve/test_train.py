@@ -13,7 +13,7 @@ from semid.retrieve.beam import beam_search
 from semid.retrieve.build import BuildConfig
 from semid.retrieve.model import ModelConfig, pad_batch
 from semid.retrieve.retriever import Retriever
-from semid.retrieve.train import TrainConfig, train_retriever
+from semid.retrieve.train import TrainConfig, check_train_config, lr_factor, train_retriever
 from tests.helpers import WORDS, runner
 
 
@@ -176,3 +176,16 @@ def test_a_planted_or_broken_checkpoint_never_runs_and_is_named(tiny, tmp_path):
     ckpt.write_bytes(b"")
     with pytest.raises(DataError, match=r"last\.pt is not a readable"):
         train_retriever(root / "ds", root / "tok", tmp_path / "art", build, cfg)
+
+
+def test_lr_factor_warms_up_then_follows_the_schedule():
+    constant, cosine = lr_factor("constant", 4, 20), lr_factor("cosine", 4, 20)
+    assert [constant(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0] == [cosine(s) for s in range(4)]
+    assert constant(19) == 1.0
+    assert cosine(4) == 1.0 and abs(cosine(12) - 0.5) < 1e-12 and cosine(20) == 0.0
+    assert all(cosine(s) >= cosine(s + 1) for s in range(4, 25))
+
+
+def test_unknown_lr_schedule_fails_before_work():
+    with pytest.raises(ValueError, match="lr_schedule must be one of constant, cosine"):
+        check_train_config(TrainConfig(lr_schedule="linear"))

@@ -10,12 +10,11 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from semid.cli.common import console, int_list, print_diagnostics, warnings_shown
+from semid.cli.common import DEVICE_HELP, LR_SCHEDULE_HELP, console, int_list, print_diagnostics, warnings_shown
 from semid.demo import DemoConfig
 from semid.eval.bench.config import BenchConfig
 
 BENCH, DEMO = BenchConfig(), DemoConfig()
-DEVICE_HELP = "cpu or cuda (default: cuda if available)"
 
 
 def _sizes(sizes: list[int]) -> str:
@@ -49,6 +48,7 @@ def bench(
     layers: int = typer.Option(BENCH.layers, help="encoder layers: minilm's history encoder (0: none); t5 needs >= 1"),
     decoder_layers: int = typer.Option(BENCH.decoder_layers, help="decoder layers"),
     lr: float = typer.Option(BENCH.lr, help="learning rate"),
+    lr_schedule: str = typer.Option(BENCH.lr_schedule, help=LR_SCHEDULE_HELP),
     batch_size: int = typer.Option(BENCH.batch_size, help="training pairs per step"),
     beam: int = typer.Option(BENCH.beam, help="beam width at evaluation"),
     device: str | None = typer.Option(BENCH.device, help=DEVICE_HELP),
@@ -78,6 +78,7 @@ def bench(
         layers=layers,
         decoder_layers=decoder_layers,
         lr=lr,
+        lr_schedule=lr_schedule,
         batch_size=batch_size,
         beam=beam,
         device=device,

@@ -20,6 +20,8 @@ from rich.table import Table
 from semid.errors import SemidError, SemidWarning
 
 console = Console(stderr=True)
+DEVICE_HELP = "cpu or cuda (default: cuda if available)"
+LR_SCHEDULE_HELP = "after warm-up: constant, or cosine (decays to 0 at the last epoch)"
 
 
 def guarded(command: Callable[..., None]) -> Callable[..., None]:

@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from semid.cli.common import console, no_hf_progress_bars
+from semid.cli.common import DEVICE_HELP, LR_SCHEDULE_HELP, console, no_hf_progress_bars
 from semid.errors import SemidError
 
 if TYPE_CHECKING:
     from semid.retrieve.retriever import Retriever
-
-DEVICE_HELP = "cpu or cuda (default: cuda if available)"
 
 
 def train(
@@ -33,6 +31,7 @@ def train(
     patience: int = typer.Option(3, help="stop after this many epochs without a better valid Recall@10 (0: never)"),
     batch_size: int = typer.Option(512, help="pairs per step"),
     lr: float = typer.Option(3e-3, help="peak learning rate"),
+    lr_schedule: str = typer.Option("constant", help=LR_SCHEDULE_HELP),
     d_model: int = typer.Option(128, help="model width"),
     layers: int | None = typer.Option(None, help="encoder layers (default: t5 4; minilm's history encoder 0)"),
     decoder_layers: int = typer.Option(2, help="decoder layers"),
@@ -65,6 +64,7 @@ def train(
         patience=patience,
         batch_size=batch_size,
         lr=lr,
+        lr_schedule=lr_schedule,
         index_pairs=not no_index_pairs,
         max_train_records=max_train_records,
         eval_queries=eval_queries,

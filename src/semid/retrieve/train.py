@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ class TrainConfig:
     batch_size: int = 512
     lr: float = 3e-3
     weight_decay: float = 0.01
-    warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then a constant rate
+    warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then lr_schedule
+    lr_schedule: str = "constant"  # after warm-up: "constant", or "cosine" decay to 0 at the last epoch
     index_pairs: bool = True  # text queries: add item text -> SID pairs for every item
     max_train_records: int | None = None  # seeded sample of the training records (None: all)
     eval_queries: int = 1000  # seeded sample of valid records decoded after each epoch (0: none)
@@ -76,6 +78,9 @@ def valid_recall(retriever: Retriever, inputs: list[Any], targets: list[str], k:
     return float(recall_at_k(run, [{t} for t in targets], k).mean()) if run else 0.0
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 def check_train_config(cfg: TrainConfig) -> None:
     """Fail before any work on settings that cannot train."""
     for name in ("epochs", "batch_size", "eval_beam"):
@@ -83,6 +88,8 @@ def check_train_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name} must be >= 1, got {getattr(cfg, name)}")
     if not cfg.lr > 0:
         raise ValueError(f"lr must be > 0, got {cfg.lr}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {cfg.lr_schedule!r}")
     if cfg.device is not None and cfg.device.split(":")[0] not in ("cpu", "cuda", "mps"):
         raise ValueError(f"device must be cpu, cuda[:N] or mps, got {cfg.device!r}")
 
@@ -118,7 +125,7 @@ def fit_retriever(
         raise DataError(f"{len(inputs)} training pairs cannot be shared by {world} processes", source="train")
     steps_per_epoch = math.ceil(shard / cfg.batch_size)
     warmup = max(1, min(cfg.warmup_steps, steps_per_epoch * cfg.epochs // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.lr_schedule, warmup, steps_per_epoch * cfg.epochs))
     ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
     identity = {"model_config": backbone.config(), "n_pairs": len(inputs)}
     history: list[dict[str, Any]] = []
@@ -189,6 +196,20 @@ def fit_retriever(
     if world > 1:
         torch.distributed.barrier()
     return retriever, history
+
+
+def lr_factor(schedule: str, warmup: int, total_steps: int) -> Callable[[int], float]:
+    """Multiplier of the peak learning rate at each optimiser step: linear warm-up, then `schedule`."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

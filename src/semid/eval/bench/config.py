@@ -52,6 +52,7 @@ class BenchConfig:
     patience: int = 3
     batch_size: int = 512  # TrainConfig's (spelled out: importing semid.retrieve would load torch)
     lr: float = 3e-3  # TrainConfig's, likewise
+    lr_schedule: str = "constant"  # TrainConfig's, likewise
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)

@@ -118,6 +118,7 @@ def _train(
         patience=cfg.patience,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
+        lr_schedule=cfg.lr_schedule,
         seed=seed,
         device=cfg.device,
         eval_queries=1000,
