@@ -38,6 +38,8 @@ class _CachedLayer:
     """One `nn.TransformerDecoderLayer` (eval mode) fed one token per row and step."""
 
     def __init__(self, layer: nn.TransformerDecoderLayer, memory: torch.Tensor, pad: torch.Tensor | None) -> None:
+        if not layer.norm_first:
+            raise ValueError("the cached decoding step implements pre-norm decoder layers (norm_first=True) only")
         self.layer, self.n_heads = layer, layer.self_attn.num_heads
         cross = layer.multihead_attn
         d = memory.shape[-1]
@@ -77,14 +79,10 @@ class _CachedLayer:
 
     def __call__(self, x: torch.Tensor, parents: torch.Tensor | None) -> torch.Tensor:
         """x [rows, 1, d]; parents [rows]: the cache row each row continues (None: the cache is aligned)."""
-        layer = self.layer
-        if layer.norm_first:
-            x = x + self._self_attention(layer.norm1(x), parents)
-            x = x + self._cross_attention(layer.norm2(x))
-            return x + self._feed_forward(layer.norm3(x))
-        x = layer.norm1(x + self._self_attention(x, parents))
-        x = layer.norm2(x + self._cross_attention(x))
-        return layer.norm3(x + self._feed_forward(x))
+        layer = self.layer  # pre-norm, as SIDModel builds it
+        x = x + self._self_attention(layer.norm1(x), parents)
+        x = x + self._cross_attention(layer.norm2(x))
+        return x + self._feed_forward(layer.norm3(x))
 
 
 def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int) -> StepFn:
