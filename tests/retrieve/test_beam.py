@@ -89,3 +89,14 @@ def test_unconstrained_mode_can_hallucinate_and_reports_it():
         code = tuple(int(c) for c in res.codes[b, w, : res.lengths[b, w]])
         assert (res.sids[b, w] >= 0) == (code in real)
     assert (res.sids < 0).any()  # 6 SIDs among 4*3*3 paths: most free generations match nothing
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_children_table_agrees_with_edge_search(seed):
+    table = random_table(seed, n_items=40, sizes=(5, 4, 6))
+    trie = SIDTrie.from_table(table)
+    tensors = TrieTensors.from_trie(trie)
+    for depth, width in enumerate(table.codebook_sizes):
+        nodes = torch.from_numpy(np.append(np.flatnonzero(trie.node_depth == depth), -1))
+        _, want = tensors.lookup(nodes[:, None], torch.arange(width)[None, :])
+        assert torch.equal(tensors.children(nodes, width), want)

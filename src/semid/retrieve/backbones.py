@@ -25,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from semid.errors import DataError, MissingResourceError
 from semid.retrieve.beam import StepFn
 from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, load_text_tokenizer, pad_batch, sid_logits
+from semid.retrieve.sid_decode import sid_step_fn
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
@@ -144,19 +145,7 @@ class MiniLMBackbone:
         return self.input_tensor(inputs, device), torch.from_numpy(tgt).to(device)
 
     def step_fn(self, inputs: list[Any], beam: int) -> StepFn:
-        device = self.model.out_rows.device
-        with torch.no_grad():
-            memory, pad, query = self.model.encode(self.input_tensor(inputs, device))
-        memory = memory.repeat_interleave(beam, dim=0)
-        query = query.repeat_interleave(beam, dim=0)
-        pad = pad.repeat_interleave(beam, dim=0) if pad is not None else None
-
-        def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
-            # SIDs are a few tokens long: the decoder reruns the whole prefix instead of keeping a cache
-            with torch.no_grad():
-                return self.model.scores(memory, pad, query, prefix)[:, -1]
-
-        return step
+        return sid_step_fn(self.model, self.input_tensor(inputs, self.model.out_rows.device), beam)
 
     def with_table(self, table: SIDTable) -> Backbone:
         other = MiniLMBackbone.__new__(MiniLMBackbone)

@@ -2,8 +2,8 @@
 
 Everything is tensor work on the model's device with static shapes [batch, beam]: at step t the
 candidates of a beam are the layer-t codes, EOS, and "stay" for a beam that already ended. In
-constrained mode a code is allowed where the trie has the edge (node * K + code found by a binary search
-in the sorted edge keys, for all codes at once) and EOS where a SID ends at the node. Unconstrained mode
+constrained mode a code is allowed where the trie has the edge (the children of the live beams' nodes,
+scattered into a [batch, beam, codes] table) and EOS where a SID ends at the node. Unconstrained mode
 allows every code and EOS after the first token, and still walks the trie so that a finished beam knows
 its SID, or -1 when it matches no item (a hallucination).
 
@@ -34,6 +34,8 @@ class TrieTensors:
     edge_child: torch.Tensor
     node_sid: torch.Tensor
     key_base: int
+    node_offsets: torch.Tensor  # children of node n: edges node_offsets[n]:node_offsets[n + 1]
+    edge_code: torch.Tensor
 
     @classmethod
     def from_trie(cls, trie: SIDTrie, device: torch.device | str = "cpu") -> TrieTensors:
@@ -42,6 +44,8 @@ class TrieTensors:
             torch.from_numpy(trie.edge_child.astype(np.int64)).to(device),
             torch.from_numpy(trie.node_sid.astype(np.int64)).to(device),
             trie.key_base,
+            torch.from_numpy(trie.node_offsets.astype(np.int64)).to(device),
+            torch.from_numpy(trie.edge_code.astype(np.int64)).to(device),
         )
 
     def lookup(self, nodes: torch.Tensor, codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -50,6 +54,20 @@ class TrieTensors:
         pos, found = find_sorted(self.edge_key, keys)
         ok = found & (nodes >= 0)
         return ok, torch.where(ok, self.edge_child[pos], torch.full_like(pos, -1))
+
+    def children(self, nodes: torch.Tensor, n_codes: int) -> torch.Tensor:
+        """Child of every (node, code) for nodes [...] and codes 0..n_codes-1: [..., n_codes], -1 where the trie
+        has no such edge or the node is -1. Work in proportion to the children of the nodes, no search."""
+        dev, flat = nodes.device, nodes.reshape(-1)
+        start = self.node_offsets[flat.clamp(min=0)]
+        count = torch.where(flat >= 0, self.node_offsets[flat.clamp(min=0) + 1] - start, 0)
+        row = torch.repeat_interleave(torch.arange(flat.numel(), device=dev), count)
+        edge = torch.arange(row.numel(), device=dev) - (count.cumsum(0) - count - start)[row]
+        code = self.edge_code[edge]
+        keep = code < n_codes  # edges of another layer (a node at another depth): not codes of this step
+        out = torch.full((flat.numel(), n_codes), -1, dtype=torch.long, device=dev)
+        out[row[keep], code[keep]] = self.edge_child[edge[keep]]
+        return out.view(*nodes.shape, n_codes)
 
 
 @dataclass
@@ -93,9 +111,8 @@ def beam_search(
         eos_lp = lp[:, :, vocab.eos]
         live = ~finished & torch.isfinite(scores)
         if m:
-            code_range = torch.arange(m, device=dev)
-            exists, child = trie.lookup(nodes[:, :, None], code_range[None, None, :])
-            code_ok = (exists if constrained else torch.ones_like(exists)) & live[:, :, None]
+            child = trie.children(torch.where(live, nodes, -1), m)
+            code_ok = (child >= 0 if constrained else torch.ones_like(child, dtype=torch.bool)) & live[:, :, None]
             code_lp = torch.where(code_ok, code_lp, torch.full_like(code_lp, neg))
         else:
             child = torch.zeros((B, W, 0), dtype=torch.long, device=dev)

@@ -8,12 +8,14 @@ score.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import torch
 
 from semid.errors import DataError, MissingResourceError
@@ -70,23 +72,30 @@ class Retriever:
         return beam_search(step, len(inputs), self.vocab.local(), self.trie, beam, constrained, self.device)
 
     def expand(self, res: BeamResult, k: int) -> list[SearchResult]:
-        out = []
-        for b in range(res.sids.shape[0]):
-            items: list[str] = []
-            scores: list[float] = []
-            sids: list[tuple[int, ...]] = []
-            finished = np.isfinite(res.scores[b])
-            for sid, score in zip(res.sids[b], res.scores[b], strict=True):
-                if sid < 0 or len(items) >= k:
-                    continue
-                for row in self.table.items_of_sid(int(sid))[: k - len(items)]:
-                    items.append(str(self.table.item_ids[int(row)].as_py()))
-                    scores.append(float(score))
-                    sids.append(self._sid_lists[int(sid)])
-            out.append(
-                SearchResult(items, scores, sids, int(finished.sum()), int((finished & (res.sids[b] < 0)).sum()))
+        """Each query's valid SIDs, best first, expanded to their items (most popular first) until k items."""
+        offsets, sids = self.table.sid_offsets.astype(np.int64), res.sids.astype(np.int64)
+        first = offsets[sids.clip(min=0)]
+        sizes = np.where(sids >= 0, offsets[sids.clip(min=0) + 1] - first, 0)
+        taken = np.clip(k - (np.cumsum(sizes, axis=1) - sizes), 0, sizes).ravel()  # items each SID contributes
+        n_taken = int(taken.sum())
+        within = np.arange(n_taken) - np.repeat(np.cumsum(taken) - taken, taken)  # 0, 1, ... inside each SID
+        rows = self.table.sid_items[np.repeat(first.ravel(), taken) + within]
+        item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
+        item_scores = np.repeat(res.scores.ravel(), taken).tolist()
+        item_sids = np.repeat(sids.ravel(), taken).tolist()
+        bounds = np.concatenate([[0], np.cumsum(taken.reshape(sids.shape).sum(axis=1))]).tolist()
+        finished = np.isfinite(res.scores)
+        n_generated, n_hallucinated = finished.sum(axis=1).tolist(), (finished & (sids < 0)).sum(axis=1).tolist()
+        return [
+            SearchResult(
+                item_ids[lo:hi],
+                item_scores[lo:hi],
+                [self._sid_lists[s] for s in item_sids[lo:hi]],
+                n_generated[b],
+                n_hallucinated[b],
             )
-        return out
+            for b, (lo, hi) in enumerate(itertools.pairwise(bounds))
+        ]
 
     def search(
         self,
