@@ -87,6 +87,13 @@ def summarize(
     }
 
 
+def label(row: dict[str, Any]) -> str:
+    """A row's label, saying so when an SA²CRQ row was measured before ``tail_depth`` (the literal rule)."""
+    if row["method"] == "sa2crq" and "tail_depth" not in row["options"]:
+        return f"{row['label']} [before tail_depth: literal head tables]"
+    return str(row["label"])
+
+
 def markdown(result: dict[str, Any]) -> str:
     head = (
         "| method | tau | fit+encode s | #SID | collision | ips mean | p80 | p90 | p99 | p99.9 | max "
@@ -98,7 +105,7 @@ def markdown(result: dict[str, Any]) -> str:
         ips = r["items_per_sid"]
         tau = f"{r['tau']:.2e}" if r["tau"] else "-"
         lines.append(
-            f"| {r['label']} | {tau} | {r['fit_encode_s']} | {r['n_sids']} | {r['collision_rate']:.2%} "
+            f"| {label(r)} | {tau} | {r['fit_encode_s']} | {r['n_sids']} | {r['collision_rate']:.2%} "
             f"| {ips['mean']:.2f} "
             f"| {ips['p80']:.0f} | {ips['p90']:.0f} | {ips['p99']:.0f} | {ips['p999']:.0f} | {ips['max']} "
             f"| {fmt(r['length_head'])} | {fmt(r['length_tail'])} | {'/'.join(map(str, r['gini']))} "
@@ -125,7 +132,7 @@ def table2(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         overall = {"n_sids": r["n_sids"], "items_per_sid": r["items_per_sid"]}
         for part, summary in {"all": overall, **r.get("sids_by_part", {})}.items():
-            out.append(f"| {r['label']} | {part} | " + " | ".join(sid_cells(summary)) + " |")
+            out.append(f"| {label(r)} | {part} | " + " | ".join(sid_cells(summary)) + " |")
     for split, (n_sids, *quantiles, mean) in PAPER_TABLE2.items():
         cells = [f"{n_sids / 1e6:.3f}M", *(f"{q:.1f}" for q in quantiles), f"{mean:.3f}"]
         out.append(f"| paper: SA²CRQ {split} | all | " + " | ".join(cells) + " |")
