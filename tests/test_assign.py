@@ -9,10 +9,13 @@ from semid.sid import SIDTable
 from tests.helpers import clustered, make_dataset, tokenize, write_new_items
 
 
-@pytest.mark.parametrize("method", ["rq_kmeans", "sa2crq"])
+@pytest.mark.parametrize("method", [["rq_kmeans"], ["sa2crq"], ["sa2crq", "--tail-depth", "head_tables"]])
 def test_assign_adds_items_and_keeps_existing_sids(tmp_path, method):
     ds = make_dataset(tmp_path)
-    tokenize(ds, tmp_path / "tok", "8,8,8", "--method", method)
+    tokenize(ds, tmp_path / "tok", "8,8,8", "--method", *method)
+    if method[0] == "sa2crq":  # the rule the flag chose (default: the new one) is the saved tokenizer's
+        saved = json.loads((tmp_path / "tok" / "tokenizer" / "config.json").read_text())["config"]
+        assert saved["tail_depth"] == (method[-1] if len(method) > 1 else "catalogue")
     before = SIDTable.load(tmp_path / "tok" / "sid_table")
     new_items = write_new_items(tmp_path, clustered(20, 8, 12, seed=5))
     out = assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")

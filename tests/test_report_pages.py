@@ -160,6 +160,8 @@ def test_diagnose_of_an_all_tail_catalogue_says_na_for_head(tmp_path):
     assert_seen_right(page, shot, n_figures=4)
     assert "mean code length 1.98 (head n/a: no head items, tail 1.98)" in page.probe["text"]
     assert "head 0.00" not in page.probe["text"]
-    layers = page.tables[0]
+    sids, layers = page.tables[0], page.tables[1]
+    assert column(sids, "part") == ["all", "head", "tail"]  # the SA²CRQ paper's Table 2 columns, by part
+    assert column(sids, "#SID") == ["13", "0", "13"] and column(sids, "mean")[1] == "n/a"
     assert len(layers) == 1 + 2 and column(layers, "layer") == ["1", "2"]
     assert column(layers, "fan out mean")[-1] == "n/a"  # the last layer has no next layer

@@ -40,6 +40,11 @@ def test_diagnostics_on_hand_computed_case():
     assert d["length"]["mean"] == pytest.approx(11 / 6)
     assert d["length"]["head"]["mean"] == 2.0 and d["length"]["tail"]["mean"] == pytest.approx(7 / 4)
     assert d["length"]["tail"]["histogram"] == {"1": 1, "2": 3}
+    # Table 2's columns by part: head items (0,1) x2 share one SID; the tail's (0,1), (0,2), (1,), (2,1) are apart
+    head, tail = d["sids_by_part"]["head"], d["sids_by_part"]["tail"]
+    assert (head["n_items"], head["n_sids"], head["items_per_sid"]["max"]) == (2, 1, 2)
+    ips = tail["items_per_sid"]
+    assert (tail["n_items"], tail["n_sids"], ips["mean"], ips["p999"], ips["max"]) == (4, 4, 1, 1, 1)
     json.dumps(d)  # JSON-ready
 
 
@@ -56,5 +61,9 @@ def test_report_embeds_four_plots_and_says_na_for_no_head_items():
     assert html.count("data:image/png;base64,") == 4
     assert "collision rate 33.33%" in html
     assert "mean code length 1.83 (head n/a: no head items, tail 1.83)" in html
+    assert d["sids_by_part"]["head"] == {"n_items": 0, "n_sids": 0, "items_per_sid": None}
+    # the Table 2 rows: all items, head (none: n/a), tail
+    assert "<td>head</td><td>0</td><td>0</td><td>n/a</td>" in html
+    assert "<td>tail</td><td>6</td><td>4</td><td>1.8</td><td>2.4</td><td>2.9</td><td>3.0</td><td>1.500</td>" in html
     legend = [t.get_text() for t in plot_lengths(d).axes[0].get_legend().get_texts()]
     assert legend == ["head: no items", "tail (mean 1.83)"]

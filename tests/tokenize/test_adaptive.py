@@ -108,16 +108,6 @@ def test_anchors_bit_identical_after_tail_stage(build):
         assert (head_codes.codes[used, layer] < m).all()  # head items stay on anchors
 
 
-def test_sa2crq_tail_depth_follows_head_tables():
-    x, is_head = long_tailed()
-    tok = fit(sa2crq_config(codebook_sizes=SIZES, head_codebook_sizes=[8, 16, 32], min_items=10), x, is_head)
-    tail = tok.encode(x[~is_head])
-    # a tail item on an extension code at layer 1 has a prefix unseen in the head: it stops at depth 1
-    on_extension = tail.codes[:, 0] >= 8
-    assert on_extension.any() and (tail.lengths[on_extension] == 1).all()
-    assert tok.tables is not None and tok.tables.n_train == int(is_head.sum())
-
-
 def test_save_load_and_new_items_deterministic(tmp_path):
     x, is_head = long_tailed()
     for method in ("sarq", "acrq", "sa2crq"):

@@ -10,7 +10,7 @@ import torch
 
 from semid.errors import DataError
 from semid.tokenize import load_tokenizer
-from semid.tokenize.checkpoint import CHECKPOINT_FILE, LEGACY_FILE
+from semid.tokenize.checkpoint import CHECKPOINT_FILE, LEGACY_FILE, load_checkpoint, save_checkpoint
 from tests.tokenize.helpers import small_rq_vae, vectors_with_head
 
 
@@ -96,6 +96,28 @@ def test_adaptive_tail_stage_resumes_with_its_prefix_tables(tmp_path):
     assert resumed.tables is not None and first.tables is not None
     for a, b in zip(resumed.tables.counts, first.tables.counts, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["rq_vae", "sa2crq_vae"])
+def test_checkpoint_from_before_tail_depth_resumes_under_the_rule_it_was_fitted_with(tmp_path, method):
+    """A checkpoint whose config has no tail_depth was written with the literal head-tables rule: an SA²CRQ
+    resumes it under that rule only; for other methods the option does not exist, so it resumes as before."""
+    x, is_head = vectors_with_head(600)
+    kw = dict(epochs=2, checkpoint_dir=str(tmp_path / "ckpt"))
+    if method == "sa2crq_vae":
+        kw.update(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], tail_epochs=1)
+    small_rq_vae(**kw, tail_depth="head_tables").fit(x, is_head=is_head)
+    _, meta, tensors = load_checkpoint(tmp_path / "ckpt")
+    del meta["config"]["tail_depth"]
+    save_checkpoint(tmp_path / "ckpt", meta, tensors)
+    if method == "sa2crq_vae":
+        with pytest.raises(DataError, match="another config"):
+            small_rq_vae(**kw).fit(x, is_head=is_head)  # the new default rule: not the checkpoint's
+    one_more = {"epochs": 3} if method == "rq_vae" else {"tail_epochs": 2}
+    resumed = small_rq_vae(**{**kw, **one_more}, tail_depth="head_tables").fit(x, is_head=is_head)
+    assert len(resumed.history) == 3 + (method == "sa2crq_vae")  # the checkpoint's epochs, then one more
+    if method == "rq_vae":
+        small_rq_vae(**{**kw, "epochs": 4}).fit(x)  # plain RQ-VAE: the default tail_depth is no mismatch
 
 
 def test_checkpoint_of_another_shape_is_a_clear_error(tmp_path):

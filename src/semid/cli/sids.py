@@ -24,6 +24,9 @@ def tokenize(
     tau: float | None = typer.Option(None, help="SARQ budget: an item goes deeper while P(prefix) > tau"),
     min_items: int | None = typer.Option(None, help="SARQ budget as items: deeper while >= this many share the prefix"),
     head_codebook_sizes: str | None = typer.Option(None, help="ACRQ head-stage sizes, e.g. 64,128,256"),
+    tail_depth: str | None = typer.Option(
+        None, help="sa2crq: tail depths by head tables or whole-catalogue counts (catalogue, default) or head_tables"
+    ),
     hourglass: str | None = typer.Option(None, help="hourglass fix on a fixed-length method: drop_layer2 or top_k"),
     hourglass_k: int = typer.Option(32, help="with --hourglass top_k: drop layer 2 for its K most frequent tokens"),
     overwrite: bool = typer.Option(False, help="replace a SID table already in --out (and items assigned to it)"),
@@ -44,6 +47,7 @@ def tokenize(
         "tau": tau,
         "min_items": min_items,
         "head_codebook_sizes": int_list(head_codebook_sizes) if head_codebook_sizes is not None else None,
+        "tail_depth": tail_depth,
         "hourglass": hourglass,
         "hourglass_k": hourglass_k if hourglass is not None else None,
         "quantizer": quantizer,

@@ -2,8 +2,9 @@
 
 Pure functions over codes. Per layer: token distribution statistics (entropy, Gini, std,
 utilisation, the share of the top tokens: the "super-routers" of the hourglass), path sparsity,
-fan-in/fan-out between consecutive layers. Overall: SIDs, collisions, items per SID, code lengths
-split by head and tail.
+fan-in/fan-out between consecutive layers. Overall: SIDs, collisions, items per SID, code lengths;
+SIDs and items per SID also over the head items' codes alone and over the tail items' alone, and code
+lengths split by head and tail.
 
 The per-layer statistics and the layer-to-layer connections are those with which "Breaking the
 Hourglass Phenomenon of Residual Quantization: Enhancing the Upper Bound of Generative Retrieval"
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from semid.codes import Codes
-from semid.reporting import fmt
+from semid.reporting import NOT_AVAILABLE, fmt
 
 QUANTILES = {"p80": 0.80, "p90": 0.90, "p99": 0.99, "p999": 0.999}
 
@@ -91,6 +92,39 @@ def sid_group_sizes(codes: Codes) -> np.ndarray:
     return sizes
 
 
+def items_per_sid(group: np.ndarray) -> dict[str, Any] | None:
+    """Mean, quantiles 80/90/99/99.9% and max of the items per SID (`group`: sid_group_sizes); None for no SIDs."""
+    if not group.size:
+        return None
+    return {
+        "mean": float(group.mean()),
+        **{k: float(np.quantile(group, q)) for k, q in QUANTILES.items()},
+        "max": int(group.max()),
+    }
+
+
+def sid_summary(codes: Codes) -> dict[str, Any]:
+    """The columns of Table 2 of the SA²CRQ paper (module docstring) for these codes: items, SIDs, items per SID."""
+    group = sid_group_sizes(codes)
+    return {"n_items": codes.n_items, "n_sids": int(group.shape[0]), "items_per_sid": items_per_sid(group)}
+
+
+SID_COLUMNS = ("#SID", "80%", "90%", "99%", "99.9%", "mean")  # Table 2 of the SA²CRQ paper (module docstring)
+
+
+def sid_cells(summary: dict[str, Any]) -> list[str]:
+    """A sid_summary as the text of the SID_COLUMNS cells (items per SID n/a when there are no items)."""
+    ips = summary["items_per_sid"]
+    if ips is None:
+        return [f"{summary['n_sids']:,}"] + [NOT_AVAILABLE] * (len(SID_COLUMNS) - 1)
+    return [f"{summary['n_sids']:,}", *(fmt(ips[k], ".1f") for k in QUANTILES), fmt(ips["mean"], ".3f")]
+
+
+def part_of(codes: Codes, rows: np.ndarray) -> Codes:
+    """The codes of the items `rows` selects."""
+    return Codes(codes.codes[rows], codes.lengths[rows])
+
+
 def length_summary(lengths: np.ndarray, n_layers: int) -> dict[str, Any]:
     """Mean and histogram of code lengths; the mean of no items (e.g. the head of an all-tail catalogue) is None."""
     hist = np.bincount(lengths, minlength=n_layers + 1)[1:]
@@ -140,11 +174,9 @@ def compute_diagnostics(codes: Codes, codebook_sizes: list[int], is_head: np.nda
         "path_sparsity": n_sids / float(np.prod(np.asarray(sizes, dtype=np.float64))),
         "collision_rate": 1.0 - n_sids / n_items if n_items else 0.0,
         "colliding_item_share": float(group[group > 1].sum() / n_items) if n_items else 0.0,
-        "items_per_sid": {
-            "mean": float(group.mean()) if n_sids else 0.0,
-            **{k: float(np.quantile(group, q)) for k, q in QUANTILES.items()},
-            "max": int(group.max()) if n_sids else 0,
-        },
+        "items_per_sid": items_per_sid(group),
+        # a SID holding head and tail items counts in both parts, with that part's items only
+        "sids_by_part": {"head": sid_summary(part_of(codes, head)), "tail": sid_summary(part_of(codes, ~head))},
         "length": {
             **length_summary(codes.lengths, L),
             "head": length_summary(codes.lengths[head], L),

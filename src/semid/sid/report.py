@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 
 from semid.codes import Codes
 from semid.reporting import NOT_AVAILABLE, figure_html, fmt, page
-from semid.sid.diagnostics import length_text, sid_group_sizes, transition_matrix
+from semid.sid.diagnostics import SID_COLUMNS, length_text, sid_cells, sid_group_sizes, transition_matrix
 
 
 def plot_token_distributions(codes: Codes, diag: dict[str, Any]) -> Figure:
@@ -139,6 +139,20 @@ def _layer_table(diag: dict[str, Any]) -> str:
     return f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
 
 
+def _sid_table(diag: dict[str, Any]) -> str:
+    """SIDs and items per SID over all items, the head items alone and the tail items alone."""
+    overall = {k: diag[k] for k in ("n_items", "n_sids", "items_per_sid")}
+    parts = {"all": overall, **diag["sids_by_part"]}
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ("part", "items", *SID_COLUMNS))
+    rows = [
+        f"<tr><td>{part}</td><td>{summary['n_items']:,}</td>"
+        + "".join(f"<td>{cell}</td>" for cell in sid_cells(summary))
+        + "</tr>"
+        for part, summary in parts.items()
+    ]
+    return f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+
+
 def render_report(codes: Codes, diag: dict[str, Any], title: str = "SID diagnostics") -> str:
     figures = [
         ("Token frequency per layer (sorted, symlog)", plot_token_distributions(codes, diag)),
@@ -158,7 +172,8 @@ def render_report(codes: Codes, diag: dict[str, Any], title: str = "SID diagnost
         f"<li>{length_text(diag['length'])}</li></ul>"
     )
     figs = "".join(figure_html(name, fig) for name, fig in figures)
-    body = f"<h1>{html.escape(title)}</h1>{summary}<h2>Per layer</h2>{_layer_table(diag)}{figs}"
+    sids = f"<h2>Items per SID, overall and by part (the SA²CRQ paper's Table 2)</h2>{_sid_table(diag)}"
+    body = f"<h1>{html.escape(title)}</h1>{summary}{sids}<h2>Per layer</h2>{_layer_table(diag)}{figs}"
     return page(title, body)
 
 

@@ -8,7 +8,8 @@ semid.tokenize.staging runs; this module fits one stage (AdaptiveRQ.fit_stage).
   (M_1 <= ... <= M_L); stage 2 extends every layer to ``codebook_sizes`` with the head codes frozen as
   anchors and only the extension trained, on the tail items (semid.tokenize.rq_kmeans.anchored_kmeans).
 - SA²CRQ (both): stage 1 = ACRQ head stage + SARQ over head items, giving the head tables; stage 2 =
-  ACRQ tail stage where tail depths follow the head tables (a prefix unseen in the head stops).
+  ACRQ tail stage where tail depths follow ``tail_depth`` (semid.tokenize.tail_depth: by default the head
+  tables or the whole catalogue's counts).
 
 Head items are encoded on the anchors only (``encode(x, is_head=...)``), so the tail stage and later
 cold-start assignments never move a head item's SID. The k-means quantizer is used here; the RQ-VAE
@@ -24,13 +25,20 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from semid.codes import PAD, Codes, code_keys
+from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import read_folder, write_folder
-from semid.tokenize.prefix import PrefixTables, apply_depths
+from semid.tokenize.prefix import PrefixTables
 from semid.tokenize.rq_kmeans import anchored_kmeans, check_codebook_sizes, fit_codebook, nearest, sum_codebooks
 from semid.tokenize.staging import Stage, fit_stages, resolve_head_sizes, variant_name
+from semid.tokenize.tail_depth import (
+    CATALOGUE,
+    DepthRule,
+    check_tail_depth,
+    load_catalogue,
+    with_legacy_tail_depth,
+)
 
 
 @dataclass
@@ -41,6 +49,7 @@ class AdaptiveRQConfig:
     tau: float | None = None  # SARQ budget: continue while P(prefix) > tau
     min_items: int | None = 8  # ...or: continue while >= min_items training items share the prefix
     head_codebook_sizes: list[int] | None = None  # ACRQ head-stage sizes; default M/4, M/2, M, ... (capped)
+    tail_depth: str = CATALOGUE  # SA²CRQ tail depths: "catalogue" or "head_tables" (semid.tokenize.tail_depth)
     n_iter: int = 20  # k-means / Lloyd iterations per layer
     seed: int = 0
     max_points_per_centroid: int = 256
@@ -49,6 +58,7 @@ class AdaptiveRQConfig:
     def __post_init__(self) -> None:
         if self.tau is not None:
             self.min_items = None  # an explicit tau wins over the default min_items
+        check_tail_depth(self.tail_depth)
 
 
 class AdaptiveRQ:
@@ -58,6 +68,7 @@ class AdaptiveRQ:
         self.config = config or AdaptiveRQConfig()
         self.codebooks: list[np.ndarray] = []
         self.tables: PrefixTables | None = None
+        self.catalogue: PrefixTables | None = None  # SA²CRQ, tail_depth "catalogue": counts over all items
         self.tau: float = 0.0
 
     @property
@@ -87,13 +98,13 @@ class AdaptiveRQ:
                 f"is_head has shape {np.asarray(is_head).shape}, expected ({x.shape[0]},)", source="is_head"
             )
         check_codebook_sizes(self.config.codebook_sizes, x.shape[0])
-        self.tau, self.tables = fit_stages(self, x, is_head, self.config, method=self.method)
+        self.tau, self.tables, self.catalogue = fit_stages(self, x, is_head, self.config, method=self.method)
         return self
 
     def fit_stage(self, x: np.ndarray, stage: Stage[list[np.ndarray]]) -> tuple[list[np.ndarray], Codes]:
-        """Fit one stage layer by layer on `x` (semid.tokenize.staging). With ``stage.tables``, depths follow
-        them; without, under SARQ, they follow this stage's own prefix counts as each layer is fitted. With
-        ``stage.anchors``, each layer keeps them and fits only its extension (ACRQ's tail stage)."""
+        """Fit one stage layer by layer on `x` (semid.tokenize.staging). Under SARQ, depths follow
+        ``stage.continues`` as each layer is fitted (the stage's own prefix counts, the head's tables, or
+        both). With ``stage.anchors``, each layer keeps them and fits only its extension (ACRQ's tail stage)."""
         c = self.config
         n, L = x.shape[0], len(stage.sizes)
         residual = x.copy()
@@ -103,12 +114,7 @@ class AdaptiveRQ:
         desc = self.method if stage.name == "all" else f"{self.method} {stage.name}"
         for layer in tqdm(range(L), desc=desc, disable=not c.show_progress):
             if layer > 0 and c.adaptive:
-                prefix = codes[:, :layer]
-                if stage.tables is not None:
-                    alive &= stage.tables.continues(prefix, stage.tau)
-                else:  # this stage's own prefix counts (dead items carry PAD, so never match a live prefix)
-                    _, inverse, counts = np.unique(code_keys(prefix), return_inverse=True, return_counts=True)
-                    alive &= counts[inverse.ravel()] > stage.tau * n
+                alive &= stage.continues(codes[:, :layer])
             seed = c.seed + layer
             if stage.anchors is None:
                 cb = fit_codebook(residual[alive], stage.sizes[layer], c.n_iter, seed, c.max_points_per_centroid)
@@ -140,7 +146,7 @@ class AdaptiveRQ:
             x -= cb[full[:, layer]]
         if self.config.adaptive:
             assert self.tables is not None
-            return apply_depths(full, self.tables, self.tau)
+            return DepthRule(self.tables, self.tau, self.catalogue).cut(full, head)
         return Codes.full(full)
 
     def with_tau(self, tau: float) -> AdaptiveRQ:
@@ -157,17 +163,19 @@ class AdaptiveRQ:
 
     def save(self, path: str | Path) -> Path:
         tensors = {f"codebook_{i}": cb for i, cb in enumerate(self.codebooks)}
-        if self.tables is not None:
-            tensors.update(self.tables.to_tensors())
+        for name, tables in (("prefix", self.tables), ("catalogue", self.catalogue)):
+            if tables is not None:
+                tensors.update(tables.to_tensors(name))
         return write_folder(path, self.method, self.config, tensors, dim=self.dim, tau=self.tau)
 
     @classmethod
     def load(cls, path: str | Path) -> AdaptiveRQ:
         payload, tensors = read_folder(path)
-        tok = cls(AdaptiveRQConfig(**payload["config"]))
+        tok = cls(AdaptiveRQConfig(**with_legacy_tail_depth(payload["config"])))
         L = len(tok.config.codebook_sizes)
         tok.codebooks = [tensors[f"codebook_{i}"] for i in range(L)]
         tok.tau = float(payload["tau"])
         if tok.config.adaptive:
             tok.tables = PrefixTables.from_tensors(tensors, L)
+            tok.catalogue = load_catalogue(tensors, L, tok.config)
         return tok

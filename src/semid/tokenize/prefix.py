@@ -12,6 +12,7 @@ the prefix (``tau = (min_items - 0.5) / n_train``, so that ``count > tau * n_tra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,17 @@ class PrefixTables:
         """Whether items with these prefixes go on to the next layer: P(prefix) > tau."""
         return self.count(prefixes) > tau * self.n_train
 
+    def merged(self, other: PrefixTables) -> PrefixTables:
+        """Tables over the training items of both (counts added prefix by prefix)."""
+        keys, counts = [], []
+        for k1, c1, k2, c2 in zip(self.keys, self.counts, other.keys, other.counts, strict=True):
+            k, inverse = np.unique(np.concatenate([k1, k2]), return_inverse=True)
+            total = np.zeros(k.size, dtype=np.int64)
+            np.add.at(total, inverse.ravel(), np.concatenate([c1, c2]))
+            keys.append(k)
+            counts.append(total)
+        return PrefixTables(keys, counts, self.n_train + other.n_train)
+
     def to_tensors(self, prefix: str = "prefix") -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {f"{prefix}_n_train": np.array([self.n_train], dtype=np.int64)}
         for i, (k, c) in enumerate(zip(self.keys, self.counts, strict=True)):
@@ -83,13 +95,25 @@ class PrefixTables:
         return cls(keys, counts, int(tensors[f"{prefix}_n_train"][0]))
 
 
-def apply_depths(codes: np.ndarray, tables: PrefixTables, tau: float) -> Codes:
-    """Cut full-length codes [n, L] to SARQ depths: layer l is kept while every shorter prefix continues."""
+def shared_counts(prefixes: np.ndarray) -> np.ndarray:
+    """For each row, how many rows (itself included) have its prefix: a stage's own counts."""
+    _, inverse, counts = np.unique(code_keys(prefixes), return_inverse=True, return_counts=True)
+    return counts[inverse.ravel()].astype(np.int64)
+
+
+def cut_codes(codes: np.ndarray, continues: Callable[[np.ndarray], np.ndarray]) -> Codes:
+    """Cut full-length codes [n, L] to SARQ depths: layer l is kept while every shorter prefix continues
+    (``continues(prefixes)`` decides for the rows' prefixes of one length)."""
     n, L = codes.shape
     lengths = np.ones(n, dtype=np.int32)
     alive = np.ones(n, dtype=bool)
     for layer in range(1, L):
-        alive &= tables.continues(codes[:, :layer], tau)
+        alive &= continues(codes[:, :layer])
         lengths += alive
     out = np.where(np.arange(L)[None, :] < lengths[:, None], codes, PAD).astype(np.int32)
     return Codes(out, lengths)
+
+
+def apply_depths(codes: np.ndarray, tables: PrefixTables, tau: float) -> Codes:
+    """Cut full-length codes [n, L] by SARQ's rule on fixed tables: continue while P(prefix) > tau."""
+    return cut_codes(codes, lambda prefixes: tables.continues(prefixes, tau))

@@ -11,6 +11,7 @@ semid.tokenize.staging:
   trains on tail items with each codebook = frozen anchors (a buffer, so bit-identical) + a trainable
   extension, the codebook loss masked to assignments that hit the extension. ``freeze_encoder_in_tail``
   also freezes encoder and decoder, so head-item SIDs cannot move.
+- both (SA²CRQ): tail depths follow ``tail_depth`` (semid.tokenize.tail_depth), as on residual k-means.
 """
 
 from __future__ import annotations
@@ -27,11 +28,18 @@ from torch import nn
 from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.tokenize.base import read_folder, write_folder
-from semid.tokenize.prefix import PrefixTables, apply_depths
+from semid.tokenize.prefix import PrefixTables
 from semid.tokenize.rq_kmeans import check_codebook_sizes
 from semid.tokenize.rq_vae_net import RQVAEModule
 from semid.tokenize.rq_vae_train import RQVAETrainer
 from semid.tokenize.staging import fit_stages, resolve_head_sizes, variant_name
+from semid.tokenize.tail_depth import (
+    CATALOGUE,
+    DepthRule,
+    check_tail_depth,
+    load_catalogue,
+    with_legacy_tail_depth,
+)
 
 
 @dataclass
@@ -49,6 +57,7 @@ class RQVAEConfig:
     tau: float | None = None  # SARQ budget: continue while P(prefix) > tau
     min_items: int | None = 8  # ...or while >= min_items training items share the prefix
     head_codebook_sizes: list[int] | None = None  # ACRQ head-stage sizes (default M/4, M/2, M, ...)
+    tail_depth: str = CATALOGUE  # SA²CRQ tail depths: "catalogue" or "head_tables" (semid.tokenize.tail_depth)
     freeze_encoder_in_tail: bool = False  # ACRQ: encoder/decoder frozen in stage 2 (head SIDs fixed)
     device: str | None = None  # None: cuda when available, else cpu
     amp: bool = True  # bf16 autocast for the MLPs on GPU
@@ -59,6 +68,7 @@ class RQVAEConfig:
     def __post_init__(self) -> None:
         if self.tau is not None:
             self.min_items = None
+        check_tail_depth(self.tail_depth)
 
 
 class RQVAE:
@@ -68,6 +78,7 @@ class RQVAE:
         self.config = config or RQVAEConfig()
         self.module: RQVAEModule | None = None
         self.tables: PrefixTables | None = None
+        self.catalogue: PrefixTables | None = None  # SA²CRQ, tail_depth "catalogue": counts over all items
         self.tau = 0.0
         self.history: list[dict[str, Any]] = []  # per epoch: stage, losses, utilisation
 
@@ -106,22 +117,21 @@ class RQVAE:
         check_codebook_sizes(c.codebook_sizes, x.shape[0])
         torch.manual_seed(c.seed)
         trainer = RQVAETrainer(c, self.device, self.method, x.shape[1])  # resumes from c.checkpoint_dir
-        self.tau, self.tables = fit_stages(trainer, x, is_head, c, trainer.head_done(), self.method)
+        self.tau, self.tables, self.catalogue = fit_stages(trainer, x, is_head, c, trainer.head_done(), self.method)
         self.module, self.history = trainer.module, trainer.history
         return self
 
     def encode(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> Codes:
         m = self._module()
         x = torch.from_numpy(check_vectors(vectors, source="vectors", dim=self.dim)).to(self.device)
-        anchors_only = None
-        if is_head is not None and self.config.anchored:
-            anchors_only = torch.from_numpy(np.array(is_head, dtype=bool)).to(self.device)
+        head = np.array(is_head, dtype=bool) if is_head is not None and self.config.anchored else None
+        anchors_only = None if head is None else torch.from_numpy(head).to(self.device)
         m.eval()
         full = m.codes(x, anchors_only).cpu().numpy().astype(np.int32)
         m.train()
         if self.config.adaptive:
             assert self.tables is not None
-            return apply_depths(full, self.tables, self.tau)
+            return DepthRule(self.tables, self.tau, self.catalogue).cut(full, head)
         return Codes.full(full)
 
     def decode(self, codes: Codes) -> np.ndarray:
@@ -138,8 +148,9 @@ class RQVAE:
     def save(self, path: str | Path) -> Path:
         m = self._module()
         tensors = {k: v.detach().cpu().numpy() for k, v in m.state_dict().items()}
-        if self.tables is not None:
-            tensors.update(self.tables.to_tensors())
+        for name, tables in (("prefix", self.tables), ("catalogue", self.catalogue)):
+            if tables is not None:
+                tensors.update(tables.to_tensors(name))
         anchor_sizes = [cb.n_anchor for cb in m.layers()]
         out = write_folder(
             path, self.method, self.config, tensors, dim=self.dim, tau=self.tau, anchor_sizes=anchor_sizes
@@ -150,14 +161,16 @@ class RQVAE:
     @classmethod
     def load(cls, path: str | Path) -> RQVAE:
         payload, tensors = read_folder(path)
-        tok = cls(RQVAEConfig(**payload["config"]))
+        tok = cls(RQVAEConfig(**with_legacy_tail_depth(payload["config"])))
         c = tok.config
         m = RQVAEModule(int(payload["dim"]), c.hidden_dims, c.latent_dim)
         m.shape_codebooks(c.codebook_sizes, payload["anchor_sizes"])
-        state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith("prefix_")}
+        tables = ("prefix_", "catalogue_")
+        state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith(tables)}
         m.load_state_dict(state)
         tok.module = m.to(tok.device)
         tok.tau = float(payload["tau"])
         if c.adaptive:
             tok.tables = PrefixTables.from_tensors(tensors, len(c.codebook_sizes))
+            tok.catalogue = load_catalogue(tensors, len(c.codebook_sizes), c)
         return tok

@@ -25,10 +25,11 @@ from tqdm.auto import tqdm
 from semid.codes import Codes
 from semid.errors import DataError
 from semid.tokenize.checkpoint import load_checkpoint, save_checkpoint
-from semid.tokenize.prefix import PrefixTables, apply_depths
+from semid.tokenize.prefix import PrefixTables
 from semid.tokenize.rq_kmeans import fit_codebook, nearest
 from semid.tokenize.rq_vae_net import ResidualCodebook, RQVAEModule
 from semid.tokenize.staging import HeadStage, Stage
+from semid.tokenize.tail_depth import with_legacy_tail_depth
 
 if TYPE_CHECKING:
     from semid.tokenize.rq_vae import RQVAEConfig
@@ -73,8 +74,7 @@ class RQVAETrainer:
         start = 0 if resumed is None else resumed["epochs_done"]
         self._train(x, epochs, stage, start)
         codebooks = [cb.weight().detach().clone() for cb in self._module().layers()]
-        own_depths = c.adaptive and stage.tables is None  # the staging counts its tables over these codes
-        return codebooks, self._depths(x, None, stage.tau)[0] if own_depths else None
+        return codebooks, self._depths(x, stage)[0] if c.adaptive else None  # the staging's tables count these
 
     # ------------------------------------------------------------------------------------------ training
 
@@ -101,14 +101,11 @@ class RQVAETrainer:
             full = np.vstack([a, new]) if a.size else new
             residual = residual - full[nearest(full, residual)]
 
-    def _depths(self, x: torch.Tensor, tables: PrefixTables | None, tau: float) -> tuple[Codes, PrefixTables]:
-        """Every training item's SARQ code, cut by fixed tables or by this stage's own current codes, and the
-        tables that cut them."""
-        full = self._module().codes(x).cpu().numpy()
-        if tables is None:
-            cut = apply_depths(full, PrefixTables.from_codes(Codes.full(full)), tau)
-            return cut, PrefixTables.from_codes(cut)
-        return apply_depths(full, tables, tau), tables
+    def _depths(self, x: torch.Tensor, stage: Stage[Anchors]) -> tuple[Codes, PrefixTables]:
+        """Every training item's SARQ code, cut by the stage's rule over its current codes, and the tables a
+        checkpoint keeps: the stage's own, or the head's that a resumed tail stage needs."""
+        cut = stage.cut(self._module().codes(x).cpu().numpy())
+        return cut, PrefixTables.from_codes(cut) if stage.tables is None else stage.tables
 
     def _train(self, x: torch.Tensor, epochs: int, stage: Stage[Anchors], start_epoch: int) -> None:
         c = self.config
@@ -127,7 +124,7 @@ class RQVAETrainer:
         for epoch in bar:
             if c.adaptive:
                 # depths from this epoch's codes (or the head's fixed tables), so a resumed run cuts the same way
-                cut, tables = self._depths(x, stage.tables, stage.tau)
+                cut, tables = self._depths(x, stage)
                 depth = torch.from_numpy(cut.lengths).to(self.device)
             else:
                 depth = torch.full((n,), L, device=self.device)
@@ -212,9 +209,13 @@ class RQVAETrainer:
         if found is None:
             return None
         path, state, tensors = found
-        free = ("checkpoint_dir", "show_progress", "device", "epochs", "tail_epochs")  # resuming may train longer
+        free = ["checkpoint_dir", "show_progress", "device", "epochs", "tail_epochs"]  # resuming may train longer
+        if not (self.config.adaptive and self.config.anchored):
+            free.append("tail_depth")  # only SA²CRQ has tail depths
         mine = {k: v for k, v in asdict(self.config).items() if k not in free}
         theirs = state.get("config")
+        if isinstance(theirs, dict):
+            theirs = with_legacy_tail_depth(theirs)
         if not isinstance(theirs, dict) or {k: v for k, v in theirs.items() if k in mine} != mine:
             raise DataError(
                 f"checkpoint {path} was written with another config; remove it to start over", source=str(path)

@@ -3,14 +3,18 @@
 Sec. 2.3 of "Towards Efficient and Generalizable Retrieval: Adaptive Semantic Quantization and Residual
 Knowledge Transfer" (arXiv:2602.23978) trains in two stages; :func:`fit_stages` runs them in order:
 
-1. resolve tau, the SARQ budget (over the head items when there is a head stage);
+1. resolve tau, the SARQ budget: ``min_items`` counts over all items, except under SA²CRQ's literal
+   ``tail_depth="head_tables"`` rule, where it counts over the head items;
 2. head stage: codebooks of ``head_codebook_sizes`` fitted on the head items from scratch, SARQ depths
    from the stage's own prefix counts (without ACRQ this is the only stage, over all items, at the
    final sizes);
 3. prefix tables: the SARQ tables {P_l} counted over the head stage's codes;
 4. anchors: the head stage's codebooks, frozen;
 5. tail stage: every codebook extended to ``codebook_sizes`` on the tail items, anchors untouched,
-   depths decided by the head's tables.
+   depths decided by ``tail_depth`` (semid.tokenize.tail_depth: by default the head's tables or the
+   whole catalogue's counts; ``"head_tables"``: the head's tables alone);
+6. catalogue tables (``tail_depth="catalogue"``): the head tables plus the tail stage's codes, saved so that
+   new items are cut as the fit cut tail items.
 
 A quantizer provides only :meth:`StagedQuantizer.fit_stage`, one stage of fitting.
 """
@@ -25,7 +29,8 @@ import numpy as np
 
 from semid.codes import Codes
 from semid.errors import DataError
-from semid.tokenize.prefix import PrefixTables, resolve_tau
+from semid.tokenize.prefix import PrefixTables, cut_codes, resolve_tau, shared_counts
+from semid.tokenize.tail_depth import tail_continues, uses_catalogue
 
 # method name -> (adaptive: SARQ depths, anchored: ACRQ stages); without either it is the bare quantizer
 VARIANTS = {"sarq": (True, False), "acrq": (False, True), "sa2crq": (True, True)}
@@ -52,6 +57,7 @@ class StagingConfig(Protocol):
     tau: float | None  # SARQ budget: continue while P(prefix) > tau
     min_items: int | None  # ...or while >= min_items training items share the prefix
     head_codebook_sizes: list[int] | None  # ACRQ head-stage sizes; None: default_head_sizes
+    tail_depth: str  # SA²CRQ: how tail items' depths are decided (semid.tokenize.tail_depth)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,21 @@ class Stage(Generic[A]):
     tau: float  # SARQ budget (0.0 without SARQ)
     tables: PrefixTables | None = None  # fixed SARQ depths (tail stage); None: from the stage's own codes
     anchors: A | None = None  # frozen codebooks to extend (tail stage); None: new codebooks
+    catalogue: bool = False  # with `tables`: tail items also go on where head + own counts pass tau
+
+    def continues(self, prefixes: np.ndarray) -> np.ndarray:
+        """SARQ's decision for this stage's rows (prefixes of one length; rows already stopped carry PAD,
+        which no live prefix matches): whether each goes on to the next layer."""
+        if self.tables is None:  # the stage's own counts
+            return shared_counts(prefixes) > self.tau * prefixes.shape[0]
+        if not self.catalogue:
+            return self.tables.continues(prefixes, self.tau)
+        counts = self.tables.count(prefixes) + shared_counts(prefixes)
+        return tail_continues(prefixes, self.tables, self.tau, counts, self.tables.n_train + prefixes.shape[0])
+
+    def cut(self, full: np.ndarray) -> Codes:
+        """This stage's rows' full-length codes cut to their SARQ depths."""
+        return cut_codes(full, self.continues)
 
 
 @dataclass(frozen=True)
@@ -75,8 +96,8 @@ class HeadStage(Generic[A]):
 
 class StagedQuantizer(Protocol[A]):
     def fit_stage(self, x: np.ndarray, stage: Stage[A]) -> tuple[A, Codes | None]:
-        """Fit `stage` on the vectors `x`; return the codebooks as they end the stage and, where the stage
-        decides SARQ depths itself (no ``stage.tables``), the codes of `x` cut to them; else None is fine."""
+        """Fit `stage` on the vectors `x`; return the codebooks as they end the stage and, under SARQ, the
+        codes of `x` cut to their depths (``stage.cut``); without SARQ, None is fine."""
         ...
 
 
@@ -128,6 +149,9 @@ def check_head_stage(
     return head
 
 
+Depths = tuple[float, PrefixTables | None, PrefixTables | None]  # tau, tables, catalogue tables (or None)
+
+
 def fit_stages(
     quantizer: StagedQuantizer[A],
     x: np.ndarray,
@@ -135,22 +159,27 @@ def fit_stages(
     c: StagingConfig,
     head_done: HeadStage[A] | None = None,
     method: str = "acrq",
-) -> tuple[float, PrefixTables | None]:
+) -> Depths:
     """Fit `quantizer` on `x` stage by stage as `c` asks; returns tau and the prefix tables that decide
-    every later item's depth. `head_done`: the head stage's outcome when it is already done (a resumed
-    tail stage), so only the tail stage runs; `method`: the tokenizer's name, for error messages."""
+    every later item's depth: the (head) stage's and, for SA²CRQ's ``"catalogue"`` tail rule, the whole
+    catalogue's. `head_done`: the head stage's outcome when it is already done (a resumed tail stage), so
+    only the tail stage runs; `method`: the tokenizer's name, for error messages."""
     if not c.anchored:
         tau = resolve_tau(c.tau, c.min_items, x.shape[0]) if c.adaptive else 0.0
         _, codes = quantizer.fit_stage(x, Stage("all", list(c.codebook_sizes), tau))
-        return tau, _tables(codes, c.adaptive)
+        return tau, _tables(codes, c.adaptive), None
     head = check_head_stage(resolve_head_sizes(c), c.codebook_sizes, is_head, x.shape[0], method)
-    tau = resolve_tau(c.tau, c.min_items, int(head.sum())) if c.adaptive else 0.0
+    catalogue = uses_catalogue(c)
+    tau = resolve_tau(c.tau, c.min_items, x.shape[0] if catalogue else int(head.sum())) if c.adaptive else 0.0
     if head_done is None:
         anchors, head_codes = quantizer.fit_stage(x[head], Stage("head", resolve_head_sizes(c), tau))
         head_done = HeadStage(anchors, _tables(head_codes, c.adaptive))
-    tail = Stage("tail", list(c.codebook_sizes), tau, head_done.tables, head_done.anchors)
-    quantizer.fit_stage(x[~head], tail)
-    return tau, head_done.tables
+    tail = Stage("tail", list(c.codebook_sizes), tau, head_done.tables, head_done.anchors, catalogue)
+    _, tail_codes = quantizer.fit_stage(x[~head], tail)
+    if not catalogue:
+        return tau, head_done.tables, None
+    assert head_done.tables is not None and tail_codes is not None, "a SARQ stage returns its codes"
+    return tau, head_done.tables, head_done.tables.merged(PrefixTables.from_codes(tail_codes))
 
 
 def _tables(codes: Codes | None, adaptive: bool) -> PrefixTables | None:
