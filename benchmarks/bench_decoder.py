@@ -24,9 +24,9 @@ import torch
 from transformers import LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from benchmarks.report import parser, write_result
-from semid.retrieve.backbones import t5_step_fn
 from semid.retrieve.beam import TrieTensors, beam_search
 from semid.retrieve.hf import SIDConstraint
+from semid.retrieve.t5_backbone import t5_step_fn
 from semid.retrieve.vocab import SIDVocab
 from semid.sid import SIDTable
 from semid.sid.trie import SIDTrie

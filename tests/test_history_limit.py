@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from semid.cli import app
-from semid.retrieve.backbones import MiniLMBackbone, T5Backbone
+from semid.retrieve.backbones import MiniLMBackbone
 from semid.retrieve.retriever import Retriever
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig
+from semid.retrieve.t5_backbone import T5Backbone
 from semid.retrieve.vocab import SIDVocab
 from semid.serve import BatchConfig, ServeConfig, create_app
 from tests.helpers import runner

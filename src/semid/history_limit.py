@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from semid.retrieve.backbones import Backbone, MiniLMBackbone, T5Backbone
+from semid.retrieve.backbones import Backbone, MiniLMBackbone
+from semid.retrieve.t5_backbone import T5Backbone
 
 
 @dataclass(frozen=True)

@@ -50,10 +50,14 @@ def bench_out(tmp_path_factory):
 def test_bench_writes_every_method_seed_and_split(bench_out):
     out, _ = bench_out
     results = json.loads((out / "results.json").read_text())
-    assert set(results["methods"]) == set(METHODS) and results["dataset"] == "wordnet"  # its meta.json name
+    generative = [m for m in METHODS if m not in ("bm25", "dense", "popularity")]
+    exact = {m + "+exact" for m in generative}  # the same runs, items ranked by item vector
+    assert set(results["methods"]) == set(METHODS) | exact and results["dataset"] == "wordnet"  # its meta.json name
     assert results["data"]["n_cold_items"] >= 1 and results["data"]["n_test"]["cold"] >= 1
     for method, seeds in results["methods"].items():
         assert len(seeds) == (1 if method in ("bm25", "dense", "popularity") else 2)
+        if method in exact:
+            continue
         for run in seeds.values():
             for split in ("all", "head", "tail", "cold"):
                 assert split in run["splits"]
@@ -64,6 +68,11 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
             assert run["splits"]["all"]["ret_per"] > 0
             if method not in ("bm25", "dense", "popularity"):
                 assert 0.0 <= run["splits"]["all"]["hallucination"] <= 1.0
+    for m in generative:  # the same candidates in another order: the same recall once K holds them all
+        for seed, run in results["methods"][m + "+exact"].items():
+            beam_run = results["methods"][m][seed]["splits"]["all"]
+            for key in ("recall@2000", "ret_per", "hallucination"):
+                assert run["splits"]["all"][key] == beam_run[key]
     # beam 8 over every test query: with more SIDs than the beam, constrained search still only
     # returns real items, so the popularity baseline (all items) must reach recall 1 at K = 2000
     assert results["methods"]["popularity"]["seed0"]["splits"]["all"]["recall@2000"] == 1.0

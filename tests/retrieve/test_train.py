@@ -8,11 +8,11 @@ import torch
 
 from semid.cli import app
 from semid.errors import DataError
-from semid.retrieve.backbones import t5_step_fn
 from semid.retrieve.beam import beam_search
 from semid.retrieve.build import BuildConfig
 from semid.retrieve.model import ModelConfig, pad_batch
 from semid.retrieve.retriever import Retriever
+from semid.retrieve.t5_backbone import t5_step_fn
 from semid.retrieve.train import TrainConfig, check_train_config, lr_factor, train_retriever
 from tests.helpers import WORDS, runner
 

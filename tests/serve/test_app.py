@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
-from semid.retrieve.backbones import T5Backbone
 from semid.retrieve.retriever import Retriever
+from semid.retrieve.t5_backbone import T5Backbone
 from semid.serve import BatchConfig, MicroBatcher, ServeConfig, create_app
 from semid.serve.batcher import QueueFullError, ShuttingDownError
 from semid.sid.table import SIDTable

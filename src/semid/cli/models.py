@@ -95,6 +95,11 @@ def retrieve(
     k: int = typer.Option(10, "-k", "--k", help="items to return"),
     beam: int = typer.Option(20, help="beam width"),
     unconstrained: bool = typer.Option(False, help="decode without the trie (shows hallucinated SIDs)"),
+    rank: str = typer.Option(
+        "beam",
+        help="order of the items: beam (by their SID's beam score) or exact (the beam's items by query . item "
+        "vector; minilm backbone)",
+    ),
     stdin: bool = typer.Option(
         False,
         "--stdin",
@@ -107,7 +112,7 @@ def retrieve(
     from semid.retrieve.retriever import Retriever
 
     ret = Retriever.load(artifact)
-    answer = functools.partial(_answer, ret, k=k, beam=beam, constrained=not unconstrained)
+    answer = functools.partial(_answer, ret, k=k, beam=beam, constrained=not unconstrained, rank=rank)
     if stdin:
         for line in sys.stdin:
             if line.strip():
@@ -126,18 +131,25 @@ def _ids(text: str) -> list[str]:
 
 
 def _answer(
-    ret: Retriever, *, histories: list[list[str]] | None, query: list[str], k: int, beam: int, constrained: bool
+    ret: Retriever,
+    *,
+    histories: list[list[str]] | None,
+    query: list[str],
+    k: int,
+    beam: int,
+    constrained: bool,
+    rank: str,
 ) -> None:
     """Search and print one JSON line per query (or history), warning when a history is longer than read."""
     from semid.history_limit import cut_histories, cut_message
 
     if histories is not None:
-        results = ret.search(histories=histories, k=k, beam=beam, constrained=constrained)
+        results = ret.search(histories=histories, k=k, beam=beam, constrained=constrained, rank=rank)
         n_cut, limit = cut_histories(ret.backbone, histories)
         if n_cut and limit is not None:
             console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
     else:
-        results = ret.search(list(query), k=k, beam=beam, constrained=constrained)
+        results = ret.search(list(query), k=k, beam=beam, constrained=constrained, rank=rank)
     for res in results:
         line = {
             "items": res.item_ids,

@@ -2,9 +2,7 @@
 
 - ``minilm`` (default): semid.retrieve.sid_model — frozen MiniLM query vectors (text) or the items' content
   vectors and SID tokens (history), and a small SID decoder. Learns in CPU-minutes.
-- ``t5``: a T5 encoder-decoder over WordPiece + SID tokens trained from scratch (the setting of "Recommender
-  Systems with Generative Retrieval", arXiv:2305.05065), or any local Hugging Face T5 checkpoint
-  (semid.retrieve.model).
+- ``t5``: a T5 encoder-decoder trained from scratch or from a local checkpoint (semid.retrieve.t5_backbone).
 
 A backbone turns raw queries or histories into per-example inputs (``encode``), batches them with target
 SIDs into the tensors its loss module takes (``collate``), and gives beam search its step function.
@@ -13,7 +11,6 @@ SIDs into the tensors its loss module takes (``collate``), and gives beam search
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,9 +19,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from semid.errors import DataError, MissingResourceError
+from semid.errors import DataError
 from semid.retrieve.beam import StepFn
-from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, load_text_tokenizer, pad_batch, sid_logits
 from semid.retrieve.sid_decode import sid_step_fn
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig
 from semid.retrieve.vocab import SIDVocab
@@ -72,33 +68,67 @@ class MiniLMBackbone:
         self.model, self.table, self.encoder_name = model, table, encoder
         self.input_kind, self.vocab = model.input_kind, SIDVocab(0, model.vocab.codebook_sizes)
         self._text_encoder = text_encoder  # loaded on first use
-        self._stored: dict[str, np.ndarray] = {}
+        self.stored_vectors: tuple[list[str], torch.Tensor] | None = None  # the training catalogue's
+        self.added_vectors: tuple[list[str], torch.Tensor] | None = None  # items added after training
+        self._item_matrix: np.ndarray | None = None
         if self.input_kind == "history":
             self._attach_items()
 
     def _attach_items(self) -> None:
-        """Content vector and SID tokens of every table item; items without a stored vector (cold-start items
-        added after training) are represented by the sum of their tokens' output rows."""
+        """Vector and SID tokens of every table item: its stored vector (the training catalogue's, or one added
+        with `add_item_vectors`), else the sum of its SID tokens' output rows. History models read them as
+        inputs; both kinds rank by them in `item_matrix`."""
         codes = self.table.item_codes()
         offsets = np.array([self.vocab.layer_start(t) for t in range(codes.n_layers)])
-        tokens = np.where(codes.codes >= 0, codes.codes + offsets[None, :], 0)
-        tok = torch.from_numpy(tokens.astype(np.int64))
+        tok = torch.from_numpy(np.where(codes.codes >= 0, codes.codes + offsets[None, :], 0).astype(np.int64))
         with torch.no_grad():
-            vectors = self.model.out_rows.detach().cpu()[tok].sum(dim=1)
-        slots = torch.full((len(tokens),), self.model.n_items, dtype=torch.long)
-        stored = getattr(self, "stored_vectors", None)
-        if stored is not None:  # the training catalogue: its vectors and, in its order, its learned embeddings
-            ids, vecs = stored
-            row_of = {x: i for i, x in enumerate(self.table.item_ids.to_pylist())}
-            rows = np.array([row_of.get(x, -1) for x in ids], dtype=np.int64)
-            keep = rows >= 0
-            vectors[torch.from_numpy(rows[keep])] = vecs[torch.from_numpy(np.flatnonzero(keep))]
-            slots[torch.from_numpy(rows[keep])] = torch.from_numpy(np.flatnonzero(keep))
-        self.model.set_items(vectors, tok, slots)
+            rows_out = self.model.out_rows.detach().cpu()
+            vectors = sum((rows_out[tok[:, t]] for t in range(tok.shape[1])), torch.zeros(len(tok), self.model.dim))
+        slots = torch.full((len(tok),), self.model.n_items, dtype=torch.long)
+        row_of = {x: i for i, x in enumerate(self.table.item_ids.to_pylist())}
+        for stored in (self.stored_vectors, self.added_vectors):
+            if stored is None:
+                continue
+            rows = np.array([row_of.get(x, -1) for x in stored[0]], dtype=np.int64)
+            keep = torch.from_numpy(np.flatnonzero(rows >= 0))
+            vectors[torch.from_numpy(rows[rows >= 0])] = stored[1][keep]
+            if stored is self.stored_vectors:  # the training catalogue, in its order: its learned embeddings
+                slots[torch.from_numpy(rows[rows >= 0])] = keep
+        if self.input_kind == "history":
+            self.model.set_items(vectors, tok, slots)
+        self._item_matrix = vectors.numpy()
 
     def store_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
+        """The training catalogue's vectors (rows as `item_ids`; a history model's learned embeddings follow
+        this order)."""
         self.stored_vectors = (list(item_ids), torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)))
         self._attach_items()
+
+    def add_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
+        """Vectors of items added after training (cold-start items, from the same embedding as the training
+        catalogue's), used for them instead of the sum of their SID tokens' rows."""
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.shape != (len(item_ids), self.model.dim) or not np.isfinite(vecs).all():
+            raise DataError(
+                f"item vectors of shape {vecs.shape} (finite) expected ({len(item_ids)}, {self.model.dim})",
+                source="item_vectors",
+            )
+        self.added_vectors = (list(item_ids), torch.from_numpy(vecs))
+        self._attach_items()
+
+    def item_matrix(self) -> np.ndarray:
+        """[table items, dim]: the vector each table item is ranked by (see `_attach_items`)."""
+        if self._item_matrix is None:
+            self._attach_items()
+        assert self._item_matrix is not None
+        return self._item_matrix
+
+    def query_vectors(self, inputs: list[Any]) -> np.ndarray:
+        """[B, dim]: the model's query vector per input (text: the query's MiniLM vector; history: the last
+        item's vector plus the model's learned correction), in the space of `item_matrix`."""
+        with torch.no_grad():
+            _, _, query = self.model.encode(self.input_tensor(inputs, self.model.out_rows.device))
+        return query.float().cpu().numpy()
 
     def embed(self, texts: list[str], cache: bool = False, show_progress: bool = False) -> np.ndarray:
         """Texts -> frozen MiniLM vectors; ``cache``: through semid's on-disk vector cache (training data)."""
@@ -150,7 +180,7 @@ class MiniLMBackbone:
     def with_table(self, table: SIDTable) -> Backbone:
         other = MiniLMBackbone.__new__(MiniLMBackbone)
         other.__dict__.update(self.__dict__)
-        other.table = table
+        other.table, other._item_matrix = table, None
         if self.input_kind == "history":
             other._attach_items()
         return other
@@ -161,10 +191,10 @@ class MiniLMBackbone:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
-        stored = getattr(self, "stored_vectors", None)
-        if stored is not None:
-            tensors["stored_item_vectors"] = stored[1]
-            (folder / "stored_item_ids.json").write_text(json.dumps(stored[0]), encoding="utf-8")
+        for name, stored in (("stored", self.stored_vectors), ("added", self.added_vectors)):
+            if stored is not None:
+                tensors[f"{name}_item_vectors"] = stored[1]
+                (folder / f"{name}_item_ids.json").write_text(json.dumps(stored[0]), encoding="utf-8")
         save_file(tensors, str(folder / "model.safetensors"))
         meta = {"config": self.config(), "dim": self.model.dim, "input_kind": self.input_kind}
         if self.input_kind == "history":
@@ -178,95 +208,13 @@ class MiniLMBackbone:
         vocab = SIDVocab(0, tuple(table.codebook_sizes))
         model = SIDModel(SIDModelConfig(**cfg), vocab, int(meta["dim"]), meta["input_kind"], meta.get("n_items", 0))
         tensors = load_file(str(folder / "model.safetensors"))
-        stored = tensors.pop("stored_item_vectors", None)
+        stored, added = tensors.pop("stored_item_vectors", None), tensors.pop("added_item_vectors", None)
         model.load_state_dict(tensors)
         backbone = cls(model.to(device).eval(), table, meta["config"]["encoder"])
         if stored is not None:
             ids = json.loads((folder / "stored_item_ids.json").read_text(encoding="utf-8"))
             backbone.store_item_vectors(ids, stored.numpy())
+        if added is not None:
+            ids = json.loads((folder / "added_item_ids.json").read_text(encoding="utf-8"))
+            backbone.add_item_vectors(ids, added.numpy())
         return backbone
-
-
-# ---------------------------------------------------------------------------------------------------- t5
-
-
-def t5_step_fn(model: Any, ids: torch.Tensor, mask: torch.Tensor, beam: int, vocab: SIDVocab) -> StepFn:
-    """A beam-search step over a Hugging Face encoder-decoder: the encoder runs once, the decoder feeds only
-    the newest token and reorders its KV cache to follow the beams; log-probabilities are over the SID
-    tokens only (``vocab.local()`` ids)."""
-    with torch.no_grad():
-        enc = model.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
-    enc = enc.repeat_interleave(beam, dim=0)
-    mask = mask.repeat_interleave(beam, dim=0)
-    decoder = model.get_decoder()
-    state: dict[str, Any] = {"cache": None}
-
-    def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
-        cache = state["cache"]
-        full = prefix + vocab.base  # local 0 is EOS, which also pads finished beams
-        if cache is None or reorder is None:
-            start = torch.zeros((prefix.shape[0], 1), dtype=torch.long, device=prefix.device)
-            tokens, past = torch.cat([start, full], dim=1), None
-        else:
-            cache.reorder_cache(reorder)
-            tokens, past = full[:, -1:], cache
-        with torch.no_grad():
-            out = decoder(
-                input_ids=tokens,
-                encoder_hidden_states=enc,
-                encoder_attention_mask=mask,
-                past_key_values=past,
-                use_cache=True,
-            )
-            state["cache"] = out.past_key_values
-            return torch.log_softmax(sid_logits(model, out.last_hidden_state[:, -1], vocab).float(), dim=-1)
-
-    return step
-
-
-class T5Backbone:
-    name = "t5"
-
-    def __init__(self, model: Any, table: SIDTable, vocab: SIDVocab, cfg: ModelConfig, input_kind: str) -> None:
-        self.model, self.table, self.vocab, self.cfg, self.input_kind = model, table, vocab, cfg, input_kind
-        self.inputs = InputEncoder(cfg, vocab, table, load_text_tokenizer(cfg.text_tokenizer))
-
-    def encode(self, queries: list[str] | None, histories: list[list[str]] | None) -> list[Any]:
-        if queries is not None:
-            return self.inputs.text(queries)
-        assert histories is not None
-        return self.inputs.history(histories)
-
-    def loss_module(self) -> torch.nn.Module:
-        return SIDLoss(self.model, self.vocab)
-
-    def collate(self, inputs: list[Any], targets: list[list[int]], device: torch.device) -> tuple[torch.Tensor, ...]:
-        ids, mask = pad_batch(inputs, device)
-        labels, _ = pad_batch(targets, device)
-        return ids, mask, labels
-
-    def step_fn(self, inputs: list[Any], beam: int) -> StepFn:
-        ids, mask = pad_batch(inputs, next(self.model.parameters()).device)
-        return t5_step_fn(self.model, ids, mask, beam, self.vocab)
-
-    def with_table(self, table: SIDTable) -> Backbone:
-        return T5Backbone(self.model, table, self.vocab, self.cfg, self.input_kind)
-
-    def config(self) -> dict[str, Any]:
-        return {"backbone": self.name, **asdict(self.cfg)}
-
-    def save(self, folder: Path) -> None:
-        self.model.save_pretrained(folder)
-
-    @classmethod
-    def load(cls, folder: Path, table: SIDTable, meta: dict[str, Any], device: str) -> T5Backbone:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from transformers import T5ForConditionalGeneration
-
-        if not (folder / "config.json").exists():
-            raise MissingResourceError(f"{folder}: no T5 model files (config.json)")
-        t5: Any = T5ForConditionalGeneration
-        model = t5.from_pretrained(str(folder)).to(device)
-        vocab = SIDVocab(int(meta["vocab_base"]), tuple(meta["codebook_sizes"]))
-        cfg = {k: v for k, v in meta["model_config"].items() if k != "backbone"}
-        return cls(model, table, vocab, ModelConfig(**cfg), meta["input_kind"])

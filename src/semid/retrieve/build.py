@@ -16,9 +16,10 @@ from semid.codes import Codes
 from semid.data.format import Dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
-from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone, T5Backbone
+from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone
 from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
+from semid.retrieve.t5_backbone import T5Backbone
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 
@@ -78,8 +79,7 @@ def build_backbone(
     model = SIDModel(cfg.minilm, vocab, vectors.shape[1], kind, n_items=len(ds.items))
     model.init_output_rows(additive_code_vectors(mine, vectors, vocab))
     backbone = MiniLMBackbone(model.to(device), table, cfg.encoder, encoder)
-    if kind == "history":
-        backbone.store_item_vectors(ds.items["item_id"].tolist(), vectors)
+    backbone.store_item_vectors(ds.items["item_id"].tolist(), vectors)  # history inputs; exact ranking
     return backbone
 
 

@@ -1,9 +1,11 @@
 """`Retriever.search`: queries (or histories) -> SIDs by constrained beam search -> items.
 
 A retriever artifact is a folder: ``model/`` (the backbone's weights as safetensors and its JSON config),
-``sid_table/`` and ``retriever.json`` (backbone, model config, vocabulary layout, input kind). Each returned
-SID expands to its items in popularity order until k items are collected; every item carries its SID's beam
-score.
+``sid_table/`` and ``retriever.json`` (backbone, model config, vocabulary layout, input kind). Two ways to
+order a query's items (``rank``): "beam" (default), each returned SID expands to its items in popularity order
+until k items are collected, every item carrying its SID's beam score; "exact" (minilm backbone), the beam's
+SIDs are the candidates and the items behind them are ordered by their own vectors' inner product with the
+model's query vector, as an IVF-PQ index refines its coarse candidates with exact distances.
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ import torch
 
 from semid.errors import DataError, MissingResourceError
 from semid.files import TABLE_DIR
-from semid.retrieve.backbones import Backbone, MiniLMBackbone, T5Backbone
+from semid.retrieve.backbones import Backbone, MiniLMBackbone
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
+from semid.retrieve.t5_backbone import T5Backbone
 from semid.sid.table import SIDTable
 from semid.sid.trie import SIDTrie
 
 ARTIFACT_META = "retriever.json"
+RANKS = ("beam", "exact")  # how a query's items are ordered: by their SID's beam score, or by item vector
 
 
 @dataclass
 class SearchResult:
     item_ids: list[str]
-    scores: list[float]  # the beam score of each item's SID
+    scores: list[float]  # what the items are ordered by: their SID's beam score, or query . item (rank exact)
     sids: list[tuple[int, ...]]  # each item's SID
     n_sids_generated: int  # finished beams (valid or not)
     n_hallucinated: int  # finished beams whose SID matches no item (unconstrained mode)
@@ -58,6 +62,13 @@ class Retriever:
             )
         return Retriever(self.backbone.with_table(table), table)
 
+    def add_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
+        """Give items added after training (`with_table`, cold start) their own vectors (the embedding the
+        model's catalogue came from), so history inputs and rank "exact" read them, not their SIDs' rows."""
+        if not isinstance(self.backbone, MiniLMBackbone):
+            raise DataError(f"the {self.backbone.name} backbone reads no item vectors")
+        self.backbone.add_item_vectors(item_ids, vectors)
+
     def encode_inputs(self, queries: list[str] | None = None, histories: list[list[str]] | None = None) -> list[Any]:
         if (queries is None) == (histories is None):
             raise ValueError("pass queries or histories")
@@ -71,8 +82,9 @@ class Retriever:
         step = self.backbone.step_fn(inputs, beam)
         return beam_search(step, len(inputs), self.vocab.local(), self.trie, beam, constrained, self.device)
 
-    def expand(self, res: BeamResult, k: int) -> list[SearchResult]:
-        """Each query's valid SIDs, best first, expanded to their items (most popular first) until k items."""
+    def _candidates(self, res: BeamResult, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """Each query's valid SIDs, best first, expanded to their items (most popular first) until k items:
+        the items' table rows, their SIDs' scores and SIDs, and where each query's items start and end."""
         offsets, sids = self.table.sid_offsets.astype(np.int64), res.sids.astype(np.int64)
         first = offsets[sids.clip(min=0)]
         sizes = np.where(sids >= 0, offsets[sids.clip(min=0) + 1] - first, 0)
@@ -80,12 +92,39 @@ class Retriever:
         n_taken = int(taken.sum())
         within = np.arange(n_taken) - np.repeat(np.cumsum(taken) - taken, taken)  # 0, 1, ... inside each SID
         rows = self.table.sid_items[np.repeat(first.ravel(), taken) + within]
-        item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
-        item_scores = np.repeat(res.scores.ravel(), taken).tolist()
-        item_sids = np.repeat(sids.ravel(), taken).tolist()
         bounds = np.concatenate([[0], np.cumsum(taken.reshape(sids.shape).sum(axis=1))]).tolist()
+        return rows, np.repeat(res.scores.ravel(), taken), np.repeat(sids.ravel(), taken), bounds
+
+    def expand(
+        self, res: BeamResult, k: int, rank: str = "beam", inputs: list[Any] | None = None
+    ) -> list[SearchResult]:
+        """Each query's items: rank "beam": its valid SIDs, best first, expanded to their items (most popular
+        first) until k items, each scored by its SID's beam score; rank "exact": every item behind those SIDs,
+        ordered by the inner product of the model's query vector (for `inputs`, the inputs `res` came from) and
+        the item's own vector, the k best (the beam generates the candidates, the item vectors rank them)."""
+        if rank not in RANKS:
+            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+        rows, scores, sids, bounds = self._candidates(res, k if rank == "beam" else self.table.n_items)
+        if rank == "exact":
+            if inputs is None or len(inputs) != res.sids.shape[0]:
+                raise ValueError("rank 'exact' needs the inputs the beam search ran on")
+            if not isinstance(self.backbone, MiniLMBackbone):
+                raise DataError(f"rank 'exact' needs item vectors: the {self.backbone.name} backbone has none")
+            queries, matrix = self.backbone.query_vectors(inputs), self.backbone.item_matrix()
+            order, kept = [], [0]
+            for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+                exact = matrix[rows[lo:hi]] @ queries[b]
+                best = lo + np.argsort(-exact, kind="stable")[:k]
+                scores[best] = exact[best - lo]
+                order.append(best)
+                kept.append(kept[-1] + len(best))
+            pick = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
+            rows, scores, sids, bounds = rows[pick], scores[pick], sids[pick], kept
+        item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
+        item_scores, item_sids = scores.tolist(), sids.tolist()
         finished = np.isfinite(res.scores)
-        n_generated, n_hallucinated = finished.sum(axis=1).tolist(), (finished & (sids < 0)).sum(axis=1).tolist()
+        n_generated = finished.sum(axis=1).tolist()
+        n_hallucinated = (finished & (res.sids < 0)).sum(axis=1).tolist()
         return [
             SearchResult(
                 item_ids[lo:hi],
@@ -106,15 +145,19 @@ class Retriever:
         beam: int = 20,
         constrained: bool = True,
         batch_size: int = 64,
+        rank: str = "beam",
     ) -> list[SearchResult]:
-        """Top-k items for each query (text) or history (item ids, oldest first)."""
+        """Top-k items for each query (text) or history (item ids, oldest first); `rank`: see `expand`."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
+        if rank not in RANKS:
+            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
         inputs = self.encode_inputs(queries, histories)
         results: list[SearchResult] = []
         for start in range(0, len(inputs), batch_size):
-            res = self.generate(inputs[start : start + batch_size], beam, constrained)
-            results.extend(self.expand(res, k))
+            batch = inputs[start : start + batch_size]
+            res = self.generate(batch, beam, constrained)
+            results.extend(self.expand(res, k, rank, batch))
         return results
 
     # ------------------------------------------------------------------------------------------ persist

@@ -17,6 +17,8 @@ from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
 from semid.eval.metrics import KS
 
+EXACT_SUFFIX = "+exact"  # row of a generative method whose items are ranked by item vector (Retriever rank "exact")
+
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
     """Run the bench into `out_dir` (results.json, results.md, report.html and ``runs/<method>/seed<N>/``).
@@ -51,7 +53,11 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
             (done.parent / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
             warnings.warn(f"{method} seed {seed} failed: {_reason(exc)}; the other methods go on", SemidWarning, 2)
             continue
-        results.methods.setdefault(method, {})[f"seed{seed}"] = json.loads(done.read_text(encoding="utf-8"))
+        result = json.loads(done.read_text(encoding="utf-8"))
+        exact = result.pop("exact_rank", None)
+        results.methods.setdefault(method, {})[f"seed{seed}"] = result
+        if exact is not None:  # the same run's beams with their items ranked by item vector: its own row
+            results.methods.setdefault(method + EXACT_SUFFIX, {})[f"seed{seed}"] = exact
     results.save(out)
     return results
 

@@ -1,0 +1,30 @@
+"""Shared by the retriever tests: a 200-item phrase catalogue and a random SID table over it."""
+
+import numpy as np
+
+from semid.data.format import build_dataset
+from semid.sid.table import SIDTable
+from semid.tokenize import Codes
+
+ADJECTIVES = ["red", "tiny", "wooden", "frozen", "ancient", "noisy", "silver", "sweet", "broken", "hidden"]
+NOUNS = ["boat", "castle", "violin", "garden", "rocket", "tiger", "lamp", "bridge", "forest", "clock"]
+NOUNS += ["apple", "mountain", "letter", "horse", "mirror", "candle", "river", "kettle", "window", "drum"]
+
+
+def text_dataset():
+    """200 items ("a red boat"), one paraphrased query each ("boat, red")."""
+    items, queries = [], []
+    for a in ADJECTIVES:
+        for n in NOUNS:
+            items.append({"item_id": f"{a}-{n}", "text": f"a {a} {n}", "popularity": 1})
+            queries.append({"query_id": f"q-{a}-{n}", "split": "train", "query": f"{n}, {a}", "target": f"{a}-{n}"})
+    queries.append({"query_id": "v0", "split": "valid", "query": "boat, red", "target": "red-boat"})
+    import pandas as pd
+
+    return build_dataset("phrases", pd.DataFrame(items), pd.DataFrame(queries), {})
+
+
+def fixed_table(ds, sizes=(16, 16)) -> SIDTable:
+    rng = np.random.default_rng(0)
+    codes = Codes.full(rng.integers(0, sizes[0], size=(ds.n_items, len(sizes))).astype(np.int32))
+    return SIDTable.build(ds.items["item_id"].tolist(), codes, list(sizes), ds.items["popularity"].to_numpy())
