@@ -1,5 +1,5 @@
 """One row per tokenizer on a bundled dataset: fit time, SIDs, collisions, items-per-SID quantiles,
-code length head/tail, per-layer Gini/entropy (the data behind paper 001's Table 2 and Figs. 4-8), and a
+code length head/tail, per-layer utilisation/Gini/entropy (the data behind paper 001's Table 2 and Figs. 4-8), and a
 second table with Table 2's columns over all, head and tail items beside the paper's SA²CRQ values.
 
     .venv/bin/python -m benchmarks.bench_tokenizers --dataset movielens
@@ -36,6 +36,10 @@ PAPER_TABLE2 = {
     "[512, 512, 4096]": (2_806_000, 2.0, 3.0, 11.0, 29.0, 1.7130),
     "[2048, 2048, 4096]": (2_976_000, 2.0, 3.0, 10.0, 28.0, 1.6153),
 }
+UTIL_NOTE = (
+    "util: the share of a layer's codes used by the items whose SID reaches that layer (under SARQ a layer that few "
+    "SIDs reach cannot fill its codebook: see the length columns)."
+)
 
 
 def methods(vae_epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
@@ -49,9 +53,11 @@ def methods(vae_epochs: int) -> list[tuple[str, str, dict[str, Any]]]:
     rows += [(f"sa2crq (min_items={m})", "sa2crq", {"min_items": m, "tail_depth": "catalogue"}) for m in MIN_ITEMS]
     rows += [("sa2crq (min_items=5), literal head tables", "sa2crq", {"min_items": 5, "tail_depth": "head_tables"})]
     vae = {"quantizer": "rq_vae", "epochs": vae_epochs}
+    anchored_vae = {**vae, "freeze_encoder_in_tail": True}  # pinned: rows fitted before it are measured again
     rows += [
-        ("acrq, rq_vae", "acrq", vae),
-        ("sa2crq (min_items=5), rq_vae", "sa2crq", {**vae, "min_items": 5, "tail_depth": "catalogue"}),
+        ("sarq (min_items=5), rq_vae", "sarq", {**vae, "min_items": 5}),
+        ("acrq, rq_vae", "acrq", anchored_vae),
+        ("sa2crq (min_items=5), rq_vae", "sa2crq", {**anchored_vae, "min_items": 5, "tail_depth": "catalogue"}),
     ]
     return rows
 
@@ -88,18 +94,23 @@ def summarize(
 
 
 def label(row: dict[str, Any]) -> str:
-    """A row's label, saying so when an SA²CRQ row was measured before ``tail_depth`` (the literal rule)."""
+    """A row's label, saying so when an SA²CRQ row was measured before ``tail_depth`` (the literal rule) or an
+    ACRQ row on the RQ-VAE before its tail stage kept head codes (encoder trained on tail items)."""
+    notes = [str(row["label"])]
     if row["method"] == "sa2crq" and "tail_depth" not in row["options"]:
-        return f"{row['label']} [before tail_depth: literal head tables]"
-    return str(row["label"])
+        notes.append("[before tail_depth: literal head tables]")
+    anchored_vae = row["options"].get("quantizer") == "rq_vae" and row["method"] in ("acrq", "sa2crq")
+    if anchored_vae and "freeze_encoder_in_tail" not in row["options"]:
+        notes.append("[before the frozen tail stage: head codes moved]")
+    return " ".join(notes)
 
 
 def markdown(result: dict[str, Any]) -> str:
     head = (
         "| method | tau | fit+encode s | #SID | collision | ips mean | p80 | p90 | p99 | p99.9 | max "
-        "| len head | len tail | gini L1/L2/L3 | entropy L1/L2/L3 |\n"
+        "| len head | len tail | util L1/L2/L3 | gini L1/L2/L3 | entropy L1/L2/L3 |\n"
     )
-    head += "|" + "---|" * 15 + "\n"
+    head += "|" + "---|" * 16 + "\n"
     lines = []
     for r in result["rows"]:
         ips = r["items_per_sid"]
@@ -108,14 +119,15 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {label(r)} | {tau} | {r['fit_encode_s']} | {r['n_sids']} | {r['collision_rate']:.2%} "
             f"| {ips['mean']:.2f} "
             f"| {ips['p80']:.0f} | {ips['p90']:.0f} | {ips['p99']:.0f} | {ips['p999']:.0f} | {ips['max']} "
-            f"| {fmt(r['length_head'])} | {fmt(r['length_tail'])} | {'/'.join(map(str, r['gini']))} "
+            f"| {fmt(r['length_head'])} | {fmt(r['length_tail'])} | {'/'.join(map(str, r['utilization']))} "
+            f"| {'/'.join(map(str, r['gini']))} "
             f"| {'/'.join(map(str, r['entropy']))} |"
         )
     m = result["machine"]
     return (
         f"# Tokenizers on {result['dataset']} ({result['n_items']:,} items, {result['n_head']:,} head)\n\n"
         f"Codebooks {SIZES}; command `{result['command']}`; machine: {m['cpu']}, {m['cores_available']} cores, "
-        f"GPU {m['gpu']}.\n\n" + head + "\n".join(lines) + "\n\n" + table2(result["rows"])
+        f"GPU {m['gpu']}.\n\n{UTIL_NOTE}\n\n" + head + "\n".join(lines) + "\n\n" + table2(result["rows"])
     )
 
 

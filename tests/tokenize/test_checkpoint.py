@@ -87,7 +87,7 @@ def test_legacy_tensor_checkpoint_still_resumes(tmp_path):
 
 def test_adaptive_tail_stage_resumes_with_its_prefix_tables(tmp_path):
     x, is_head = vectors_with_head(1500)
-    kw = dict(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], min_items=20, epochs=2)
+    kw = dict(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], min_items=20, epochs=2, head_epochs=2)
     ckpt = tmp_path / "ckpt"
     first = small_rq_vae(tail_epochs=1, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
     resumed = small_rq_vae(tail_epochs=2, checkpoint_dir=str(ckpt), **kw).fit(x, is_head=is_head)
@@ -105,7 +105,7 @@ def test_checkpoint_from_before_tail_depth_resumes_under_the_rule_it_was_fitted_
     x, is_head = vectors_with_head(600)
     kw = dict(epochs=2, checkpoint_dir=str(tmp_path / "ckpt"))
     if method == "sa2crq_vae":
-        kw.update(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], tail_epochs=1)
+        kw.update(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], head_epochs=2, tail_epochs=1)
     small_rq_vae(**kw, tail_depth="head_tables").fit(x, is_head=is_head)
     _, meta, tensors = load_checkpoint(tmp_path / "ckpt")
     del meta["config"]["tail_depth"]
@@ -118,6 +118,29 @@ def test_checkpoint_from_before_tail_depth_resumes_under_the_rule_it_was_fitted_
     assert len(resumed.history) == 3 + (method == "sa2crq_vae")  # the checkpoint's epochs, then one more
     if method == "rq_vae":
         small_rq_vae(**{**kw, "epochs": 4}).fit(x)  # plain RQ-VAE: the default tail_depth is no mismatch
+
+
+@pytest.mark.parametrize("method", ["rq_vae", "acrq_vae"])
+def test_checkpoint_from_before_the_frozen_tail_stage_resumes_as_it_was_fitted(tmp_path, method):
+    """A checkpoint whose config has no freeze_encoder_in_tail / head_epochs trained the encoder in the tail
+    stage and the head stage for `epochs`: an ACRQ resumes it only so; for rq_vae the options do not apply."""
+    x, is_head = vectors_with_head(600)
+    kw = dict(epochs=2, checkpoint_dir=str(tmp_path / "ckpt"))
+    if method == "acrq_vae":
+        kw.update(anchored=True, head_codebook_sizes=[4, 8, 16], tail_epochs=1)
+    legacy = dict(freeze_encoder_in_tail=False, head_epochs=2)
+    small_rq_vae(**kw, **legacy).fit(x, is_head=is_head)
+    _, meta, tensors = load_checkpoint(tmp_path / "ckpt")
+    for key in legacy:
+        del meta["config"][key]
+    save_checkpoint(tmp_path / "ckpt", meta, tensors)
+    if method == "acrq_vae":
+        with pytest.raises(DataError, match="another config"):
+            small_rq_vae(**kw).fit(x, is_head=is_head)  # the frozen tail stage: not how the checkpoint trained
+        resumed = small_rq_vae(**{**kw, "tail_epochs": 2}, **legacy).fit(x, is_head=is_head)
+    else:
+        resumed = small_rq_vae(**{**kw, "epochs": 3}).fit(x)
+    assert len(resumed.history) == 3 + (method == "acrq_vae")  # the checkpoint's epochs, then one more
 
 
 def test_checkpoint_of_another_shape_is_a_clear_error(tmp_path):

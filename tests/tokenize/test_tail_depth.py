@@ -151,7 +151,7 @@ def test_bad_tail_depth_and_missing_catalogue_tables_are_clear_errors(fitted, tm
 
 
 def test_rq_vae_tail_rule(monkeypatch):
-    """The same rule on the RQ-VAE quantizer (encoder frozen in the tail stage, so head SIDs cannot move)."""
+    """The same rule on the RQ-VAE quantizer (its encoder frozen in the tail stage by default: head SIDs stay)."""
     x, is_head = zipf_catalogue(2000)
     stages = {}
     fit_stage = RQVAETrainer.fit_stage
@@ -162,7 +162,7 @@ def test_rq_vae_tail_rule(monkeypatch):
         return codebooks, codes
 
     monkeypatch.setattr(RQVAETrainer, "fit_stage", recording)
-    options = dict(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16], freeze_encoder_in_tail=True)
+    options = dict(adaptive=True, anchored=True, head_codebook_sizes=[4, 8, 16])
     tok = small_rq_vae(**options, epochs=3, min_items=8).fit(x, is_head=is_head)
     codes = tok.encode(x, is_head=is_head)
     expected = fit_codes(stages, is_head)

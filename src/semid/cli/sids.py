@@ -16,7 +16,7 @@ def tokenize(
     out: Path = typer.Option(..., "--out", help="folder for tokenizer/ and sid_table/"),
     method: str = typer.Option("rq_kmeans", help="dsi, nci, rq_kmeans, rq_vae, sarq, acrq or sa2crq"),
     quantizer: str | None = typer.Option(None, help="for sarq/acrq/sa2crq: rq_kmeans (default) or rq_vae"),
-    epochs: int | None = typer.Option(None, help="RQ-VAE training epochs (head stage for ACRQ)"),
+    epochs: int | None = typer.Option(None, help="RQ-VAE epochs over all items (ACRQ: the head stage sees as many)"),
     dedup: bool = typer.Option(False, help="append TIGER's dedup token so no two items share a SID"),
     codebook_sizes: str = typer.Option("256,256,256", help="codes per layer, comma-separated (nci: branching)"),
     vectors: Path | None = typer.Option(None, help="item vectors (.npy/.parquet) instead of DATA_DIR's"),

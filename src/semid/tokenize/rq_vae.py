@@ -7,10 +7,12 @@ semid.tokenize.staging:
 
 - ``adaptive`` (SARQ): an item's losses (reconstruction through ``sum_{l<=k(x)} e_l``, codebook,
   commitment) cover only its layers 1..k(x); the prefix tables are saved and decide new items' depths.
-- ``anchored`` (ACRQ): stage 1 trains on head items with codebooks of ``head_codebook_sizes``; stage 2
-  trains on tail items with each codebook = frozen anchors (a buffer, so bit-identical) + a trainable
-  extension, the codebook loss masked to assignments that hit the extension. ``freeze_encoder_in_tail``
-  also freezes encoder and decoder, so head-item SIDs cannot move.
+- ``anchored`` (ACRQ): stage 1 trains on head items with codebooks of ``head_codebook_sizes``, for as many
+  items as ``epochs`` passes over the whole catalogue (``head_epochs`` None), not ``epochs`` passes over a
+  head of a few percent; stage 2 trains on tail items with each codebook = frozen anchors (a buffer, so
+  bit-identical) + a trainable extension, the codebook loss masked to assignments that hit the extension.
+  ``freeze_encoder_in_tail`` (the default) also freezes encoder and decoder, so a head item's latent, and
+  with the anchors its SID, are what stage 1 made them; without it the tail stage moves every head code.
 - both (SA²CRQ): tail depths follow ``tail_depth`` (semid.tokenize.tail_depth), as on residual k-means.
 """
 
@@ -31,14 +33,13 @@ from semid.tokenize.base import read_folder, write_folder
 from semid.tokenize.prefix import PrefixTables
 from semid.tokenize.rq_kmeans import check_codebook_sizes
 from semid.tokenize.rq_vae_net import RQVAEModule
-from semid.tokenize.rq_vae_train import RQVAETrainer
+from semid.tokenize.rq_vae_train import RQVAETrainer, with_legacy_options
 from semid.tokenize.staging import fit_stages, resolve_head_sizes, variant_name
 from semid.tokenize.tail_depth import (
     CATALOGUE,
     DepthRule,
     check_tail_depth,
     load_catalogue,
-    with_legacy_tail_depth,
 )
 
 
@@ -48,8 +49,9 @@ class RQVAEConfig:
     latent_dim: int = 32  # dimension of the quantized latent (TIGER: 32)
     hidden_dims: list[int] = field(default_factory=lambda: [512, 256, 128])  # encoder MLP; decoder mirrors it
     beta: float = 0.25  # commitment weight
-    epochs: int = 30  # epochs of the (head) stage
+    epochs: int = 30  # training epochs; ACRQ's head stage sees as many items (head_epochs), see above
     tail_epochs: int | None = None  # ACRQ tail-stage epochs (default: epochs)
+    head_epochs: int | None = None  # ACRQ head-stage epochs (default: epochs x n_items / n_head, see above)
     batch_size: int = 1024
     lr: float = 1e-3
     adaptive: bool = False  # SARQ depth
@@ -58,7 +60,7 @@ class RQVAEConfig:
     min_items: int | None = 8  # ...or while >= min_items training items share the prefix
     head_codebook_sizes: list[int] | None = None  # ACRQ head-stage sizes (default M/4, M/2, M, ...)
     tail_depth: str = CATALOGUE  # SA²CRQ tail depths: "catalogue" or "head_tables" (semid.tokenize.tail_depth)
-    freeze_encoder_in_tail: bool = False  # ACRQ: encoder/decoder frozen in stage 2 (head SIDs fixed)
+    freeze_encoder_in_tail: bool = True  # ACRQ: encoder/decoder frozen in stage 2 (head SIDs fixed)
     device: str | None = None  # None: cuda when available, else cpu
     amp: bool = True  # bf16 autocast for the MLPs on GPU
     seed: int = 0
@@ -116,7 +118,7 @@ class RQVAE:
         x = check_fit_vectors(vectors, source="vectors")
         check_codebook_sizes(c.codebook_sizes, x.shape[0])
         torch.manual_seed(c.seed)
-        trainer = RQVAETrainer(c, self.device, self.method, x.shape[1])  # resumes from c.checkpoint_dir
+        trainer = RQVAETrainer(c, self.device, self.method, x.shape)  # resumes from c.checkpoint_dir
         self.tau, self.tables, self.catalogue = fit_stages(trainer, x, is_head, c, trainer.head_done(), self.method)
         self.module, self.history = trainer.module, trainer.history
         return self
@@ -161,7 +163,7 @@ class RQVAE:
     @classmethod
     def load(cls, path: str | Path) -> RQVAE:
         payload, tensors = read_folder(path)
-        tok = cls(RQVAEConfig(**with_legacy_tail_depth(payload["config"])))
+        tok = cls(RQVAEConfig(**with_legacy_options(payload["config"])))
         c = tok.config
         m = RQVAEModule(int(payload["dim"]), c.hidden_dims, c.latent_dim)
         m.shape_codebooks(c.codebook_sizes, payload["anchor_sizes"])

@@ -6,7 +6,12 @@ gradients, codebooks initialised by k-means on the first training batch, dead co
 every epoch on residuals of the current epoch. Under SARQ every epoch starts by encoding the training
 items to find their depths k(x), and an item's losses cover only its layers 1..k(x); in ACRQ's tail
 stage the codebook loss moves only extension codes (Sec. 2.3 of "Towards Efficient and Generalizable
-Retrieval: Adaptive Semantic Quantization and Residual Knowledge Transfer", arXiv:2602.23978).
+Retrieval: Adaptive Semantic Quantization and Residual Knowledge Transfer", arXiv:2602.23978), and with
+``freeze_encoder_in_tail`` nothing else moves.
+
+The head stage runs ``epochs x n_items / n_head`` epochs unless ``head_epochs`` says otherwise: a head of a
+few percent of the catalogue at ``epochs`` passes gets a few dozen optimiser steps, too few for the network
+(movielens at 20 epochs: 60 steps in all, and 78 head items shared one SID).
 
 After every epoch the trainer writes a checkpoint to ``checkpoint_dir`` (semid.tokenize.checkpoint) and
 a new trainer resumes from it: within the stage it was written in, and with the head stage's tables
@@ -15,6 +20,7 @@ when that stage is the tail.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -38,14 +44,21 @@ Anchors = list[torch.Tensor]
 STAGES = ("all", "head", "tail")
 
 
+def with_legacy_options(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config as it was fitted: options it lacks predate it (the literal tail rule, the encoder
+    trained in the tail stage, a head stage of ``epochs`` epochs)."""
+    legacy = {"freeze_encoder_in_tail": False, "head_epochs": config.get("epochs")}
+    return {**legacy, **with_legacy_tail_depth(config)}
+
+
 class RQVAETrainer:
     """Fits an RQ-VAE stage by stage (semid.tokenize.staging.StagedQuantizer), resuming from a checkpoint."""
 
-    def __init__(self, config: RQVAEConfig, device: torch.device, name: str, dim: int) -> None:
+    def __init__(self, config: RQVAEConfig, device: torch.device, name: str, shape: tuple[int, ...]) -> None:
         self.config = config
         self.device = device
         self.name = name  # method name, for the progress bar
-        self.dim = dim
+        self.n_items, self.dim = shape  # the whole catalogue's, of which a stage fits a part
         self.module: RQVAEModule | None = None
         self.history: list[dict[str, Any]] = []  # per epoch: stage, losses, utilisation
         self.resumed = self._resume()  # the checkpoint's meta (+ "tables"), or None
@@ -70,11 +83,18 @@ class RQVAETrainer:
             if stage.anchors is None:  # a first stage: a new network
                 self.module = RQVAEModule(self.dim, c.hidden_dims, c.latent_dim).to(self.device)
             self._init_codebooks(x, stage.sizes, stage.anchors)
-        epochs = c.epochs if stage.name != "tail" or c.tail_epochs is None else c.tail_epochs
         start = 0 if resumed is None else resumed["epochs_done"]
-        self._train(x, epochs, stage, start)
+        self._train(x, self.stage_epochs(stage.name, x.shape[0]), stage, start)
         codebooks = [cb.weight().detach().clone() for cb in self._module().layers()]
         return codebooks, self._depths(x, stage)[0] if c.adaptive else None  # the staging's tables count these
+
+    def stage_epochs(self, stage: str, n_stage: int) -> int:
+        c = self.config
+        if stage == "tail" and c.tail_epochs is not None:
+            return c.tail_epochs
+        if stage == "head":
+            return c.head_epochs if c.head_epochs is not None else math.ceil(c.epochs * self.n_items / n_stage)
+        return c.epochs
 
     # ------------------------------------------------------------------------------------------ training
 
@@ -209,13 +229,15 @@ class RQVAETrainer:
         if found is None:
             return None
         path, state, tensors = found
-        free = ["checkpoint_dir", "show_progress", "device", "epochs", "tail_epochs"]  # resuming may train longer
+        free = ["checkpoint_dir", "show_progress", "device", "epochs", "tail_epochs", "head_epochs"]  # may train longer
+        if not self.config.anchored:
+            free.append("freeze_encoder_in_tail")  # only ACRQ has a tail stage
         if not (self.config.adaptive and self.config.anchored):
             free.append("tail_depth")  # only SA²CRQ has tail depths
         mine = {k: v for k, v in asdict(self.config).items() if k not in free}
         theirs = state.get("config")
         if isinstance(theirs, dict):
-            theirs = with_legacy_tail_depth(theirs)
+            theirs = with_legacy_options(theirs)
         if not isinstance(theirs, dict) or {k: v for k, v in theirs.items() if k in mine} != mine:
             raise DataError(
                 f"checkpoint {path} was written with another config; remove it to start over", source=str(path)

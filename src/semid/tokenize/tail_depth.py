@@ -30,9 +30,9 @@ Full-length SIDs are the last layer's collisions, which no depth rule bounds.
 
 The tables this needs at encode time (the head's and the catalogue's) are saved with the tokenizer, so a
 new item (cold start, ``semid assign``) is cut as a tail item of the fit was. On the RQ-VAE quantizer,
-head codes stay put only with ``freeze_encoder_in_tail``; otherwise the tail stage moves the encoder
-under them. Folders and checkpoints saved before the option existed have no ``tail_depth`` in their
-config and keep ``"head_tables"``.
+head codes stay put because ``freeze_encoder_in_tail`` (the default) keeps the encoder as the head stage
+left it; without it the tail stage moves the encoder under them. Folders and checkpoints saved before
+the option existed have no ``tail_depth`` in their config and keep ``"head_tables"``.
 """
 
 from __future__ import annotations
