@@ -59,7 +59,7 @@ def test_bench_on_an_imported_folder_names_it_and_keeps_every_row(benched):
     assert res.exit_code == 1, res.output  # a method failed: said by the exit code, after writing everything
     results = json.loads((out / "results.json").read_text())
     assert results["dataset"] == "headlines"
-    assert set(results["methods"]) == {"popularity", "bm25", "rq_kmeans"}
+    assert set(results["methods"]) == {"popularity", "bm25", "rq_kmeans", "rq_kmeans+exact"}
     assert "needs head items" in results["failed"]["acrq"]["seed0"]
     assert "sasrec needs history data; the headlines queries are text" in results["failed"]["sasrec"]["seed0"]
     md = (out / "results.md").read_text()
