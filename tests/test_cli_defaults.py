@@ -41,7 +41,7 @@ def test_serve_embed_prepare_and_tokenize_defaults_are_the_library_defaults():
         batch.beam,
     )
     assert serve["max_k"] == ServeConfig.max_k and serve["reload_interval"] == ServeConfig.reload_interval_s
-    assert serve["body_timeout"] == ServeConfig.body_timeout_s
+    assert serve["body_timeout"] == ServeConfig.body_timeout_s and serve["rank"] == ServeConfig.rank
     assert (serve["header_timeout"], serve["keep_alive"], serve["max_connections"]) == (
         limits.header_timeout_s,
         limits.keep_alive_s,

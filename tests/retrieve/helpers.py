@@ -24,6 +24,19 @@ def text_dataset():
     return build_dataset("phrases", pd.DataFrame(items), pd.DataFrame(queries), {})
 
 
+def untrained_text_retriever():
+    """(dataset, an untrained minilm retriever over it): 200 items on at most 64 SIDs, every SID shared."""
+    import torch
+
+    from semid.retrieve.build import BuildConfig, build_backbone
+    from semid.retrieve.retriever import Retriever
+
+    ds = text_dataset()
+    table = fixed_table(ds, sizes=(8, 8))
+    torch.manual_seed(0)
+    return ds, Retriever(build_backbone(BuildConfig(), ds, table, "text", torch.device("cpu"), False), table)
+
+
 def fixed_table(ds, sizes=(16, 16)) -> SIDTable:
     rng = np.random.default_rng(0)
     codes = Codes.full(rng.integers(0, sizes[0], size=(ds.n_items, len(sizes))).astype(np.int32))

@@ -9,16 +9,12 @@ from semid.retrieve.build import BuildConfig, build_backbone
 from semid.retrieve.retriever import Retriever
 from semid.sid.table import SIDTable
 from semid.tokenize import Codes
-from tests.retrieve.helpers import fixed_table, text_dataset
+from tests.retrieve.helpers import fixed_table, text_dataset, untrained_text_retriever
 
 
 @pytest.fixture(scope="module")
 def untrained():
-    ds = text_dataset()
-    table = fixed_table(ds, sizes=(8, 8))  # 200 items on at most 64 SIDs: every SID is shared
-    torch.manual_seed(0)
-    backbone = build_backbone(BuildConfig(), ds, table, "text", torch.device("cpu"), False)
-    return ds, Retriever(backbone, table)
+    return untrained_text_retriever()
 
 
 def test_exact_rank_orders_the_beams_items_by_their_vectors(untrained):

@@ -169,6 +169,11 @@ def serve(
     max_wait_ms: float = typer.Option(5.0, help="how long a batch waits for more requests"),
     max_queue: int = typer.Option(256, help="waiting requests beyond this get 503"),
     max_k: int = typer.Option(1000, help="largest k a request may ask for"),
+    rank: str = typer.Option(
+        "beam",
+        help="order of the items when a request gives no 'rank': beam (by their SID's beam score) or exact (the "
+        "beam's items by query . item vector; minilm backbone)",
+    ),
     sid_table: Path | None = typer.Option(
         None,
         help="SID table to serve and hot-reload (a `semid tokenize` folder after `semid assign`); "
@@ -203,6 +208,7 @@ def serve(
     cfg = ServeConfig(
         batch=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue, beam=beam),
         max_k=max_k,
+        rank=rank,
         table_dir=table_dir,
         reload_interval_s=reload_interval,
         body_timeout_s=body_timeout,

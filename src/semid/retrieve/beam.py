@@ -79,6 +79,10 @@ class BeamResult:
     scores: np.ndarray  # [B, W] summed log-probabilities
     sids: np.ndarray  # [B, W] SID index in the table, -1 when the SID matches no item (or the beam is empty)
 
+    def select(self, rows: list[int]) -> BeamResult:
+        """The beams of these queries only, in this order."""
+        return BeamResult(self.codes[rows], self.lengths[rows], self.scores[rows], self.sids[rows])
+
 
 @torch.no_grad()
 def beam_search(

@@ -62,6 +62,11 @@ class Retriever:
             )
         return Retriever(self.backbone.with_table(table), table)
 
+    @property
+    def ranks(self) -> tuple[str, ...]:
+        """The item orders this retriever can give (`expand`): "exact" needs item vectors (minilm backbone)."""
+        return RANKS if isinstance(self.backbone, MiniLMBackbone) else ("beam",)
+
     def add_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
         """Give items added after training (`with_table`, cold start) their own vectors (the embedding the
         model's catalogue came from), so history inputs and rank "exact" read them, not their SIDs' rows."""

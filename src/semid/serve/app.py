@@ -1,10 +1,11 @@
 """The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
 
-Endpoints: ``POST /search`` (its answer's ``warnings`` list says e.g. that a history was longer than the
-model reads), ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload``
-(reload the SID table now; it is also polled every ``reload_interval_s``). The admin paths (/metrics,
-/admin/*, /docs, /openapi.json) take ``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx
-and 5xx alike, is counted in ``semid_requests_total``; semid.serve.server adds the connection-level limits.
+Endpoints: ``POST /search`` (``rank`` orders its items as `Retriever.expand` does, ``ServeConfig.rank`` when
+absent; its answer's ``warnings`` list says e.g. that a history was longer than the model reads),
+``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload`` (reload the SID table now; it is
+also polled every ``reload_interval_s``). The admin paths (/metrics, /admin/*, /docs, /openapi.json) take
+``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx and 5xx alike, is counted in
+``semid_requests_total``; semid.serve.server adds the connection-level limits.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from semid.errors import SemidError
 from semid.history_limit import request_warning
-from semid.retrieve.retriever import Retriever
+from semid.retrieve.retriever import RANKS, Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
 from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
 from semid.serve.reload import ReloadError, TableReloader
@@ -45,6 +46,7 @@ class ServeConfig:
     admin_open: bool = True  # without a token: admin paths open (a loopback bind) or off with 403
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
+    rank: str = "beam"  # how items are ordered when a request does not say (Retriever.expand)
 
 
 class SearchRequest(BaseModel):
@@ -54,6 +56,7 @@ class SearchRequest(BaseModel):
     history: list[str] | None = None
     k: int = 10
     constrained: bool = True
+    rank: str | None = None  # None: the server's default
 
 
 _SEARCH_DOC = {
@@ -96,11 +99,18 @@ class Metrics:
         self.decode.observe(seconds)
 
 
-def _check(req: SearchRequest, cfg: ServeConfig, input_kind: str) -> None:
+def _check(req: SearchRequest, cfg: ServeConfig, retriever: Retriever) -> None:
+    input_kind = retriever.input_kind
     if (req.query is None) == (req.history is None):
         raise BadRequestError("give exactly one of 'query' (text) or 'history' (item ids)")
     if not 1 <= req.k <= cfg.max_k:
         raise BadRequestError(f"'k' must be between 1 and {cfg.max_k}, got {req.k}")
+    if req.rank is not None and req.rank not in RANKS:
+        raise BadRequestError(f"'rank' must be one of {', '.join(RANKS)}")
+    if req.rank is not None and req.rank not in retriever.ranks:
+        raise BadRequestError(
+            f"'rank' {req.rank} needs item vectors: this server's {retriever.backbone.name} backbone has none"
+        )
     if req.query is not None:
         if input_kind != "text":
             raise BadRequestError("this retriever takes a 'history' of item ids, not a 'query'")
@@ -123,6 +133,13 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
         raise ValueError(f"the body timeout must be a positive number of seconds, got {cfg.body_timeout_s}")
     if cfg.admin_token is not None and not cfg.admin_token.strip():
         raise ValueError("the admin token is empty")
+    if cfg.rank not in RANKS:
+        raise ValueError(f"the server's rank must be one of {', '.join(RANKS)}, got {cfg.rank!r}")
+    if cfg.rank not in retriever.ranks:
+        raise ValueError(
+            f"the server's rank {cfg.rank!r} needs item vectors: this retriever's {retriever.backbone.name} "
+            "backbone has none (minilm retrievers have them); serve it with rank 'beam'"
+        )
     metrics = Metrics()
     batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
     reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
@@ -175,7 +192,8 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     async def search(request: Request) -> dict[str, Any]:
         req = parse_json_body(await request.body(), SearchRequest)  # no FastAPI parse: it echoes NaN into a 500
         current = batcher.retriever
-        _check(req, cfg, current.input_kind)
+        _check(req, cfg, current)
+        rank = req.rank if req.rank is not None else cfg.rank
         try:
             if req.query is not None:
                 inputs = current.encode_inputs(queries=[req.query])[0]
@@ -186,7 +204,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             raise BadRequestError(str(exc)) from None
         # a history longer than the model reads is cut by the backbone: the answer says so
         warning = request_warning(current.backbone, req.history) if req.history is not None else None
-        res = await batcher.submit(inputs, req.k, req.constrained)
+        res = await batcher.submit(inputs, req.k, req.constrained, rank)
         return {
             "items": [
                 {"item_id": i, "score": s, "sid": list(sid)}
@@ -194,6 +212,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             ],
             "n_sids_generated": res.n_sids_generated,
             "n_hallucinated": res.n_hallucinated,
+            "rank": rank,  # what the scores are: SID beam scores, or query . item vector
             "warnings": [warning] if warning is not None else [],
         }
 

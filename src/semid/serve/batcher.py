@@ -3,8 +3,9 @@
 A request waits in a bounded queue; one worker takes the first waiting request, then keeps taking more
 until the batch is full or ``max_wait_ms`` has passed since it took the first, and runs the whole batch
 as one beam search in a worker thread (the event loop stays free to accept requests). Requests that ask
-for different modes (constrained or not) are decoded as separate calls within the batch. Each caller gets
-its own results through its own future.
+for different modes (constrained or not) are decoded as separate calls within the batch; requests that ask
+for different item orders (``rank``) share the beam search, and each gets its own expansion to items. Each
+caller gets its own results through its own future.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from semid.retrieve.retriever import Retriever, SearchResult
+from semid.retrieve.retriever import RANKS, Retriever, SearchResult
 
 
 class QueueFullError(Exception):
@@ -40,6 +41,7 @@ class _Job:
     inputs: list[int]
     k: int
     constrained: bool
+    rank: str
     future: asyncio.Future[SearchResult]
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -72,12 +74,12 @@ class MicroBatcher:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(self, inputs: list[int], k: int, constrained: bool) -> SearchResult:
+    async def submit(self, inputs: list[int], k: int, constrained: bool, rank: str = "beam") -> SearchResult:
         if self._closing:
             raise ShuttingDownError("the server is shutting down")
         fut: asyncio.Future[SearchResult] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Job(inputs, k, constrained, fut))
+            self._queue.put_nowait(_Job(inputs, k, constrained, rank, fut))
         except asyncio.QueueFull:
             raise QueueFullError(f"the request queue is full ({self.cfg.max_queue} waiting)") from None
         return await fut
@@ -139,18 +141,25 @@ class MicroBatcher:
 
 
 def _decode(retriever: Retriever, batch: list[_Job], beam: int) -> list[SearchResult]:
-    """One beam search per mode present in the batch; results in the batch's order."""
+    """One beam search per mode present in the batch, its beams expanded to items once per rank asked for;
+    results in the batch's order."""
     out: list[SearchResult | None] = [None] * len(batch)
     for constrained in (True, False):
         idx = [i for i, j in enumerate(batch) if j.constrained is constrained]
         if not idx:
             continue
         res = retriever.generate([batch[i].inputs for i in idx], beam=max(beam, 1), constrained=constrained)
-        k_max = max(batch[i].k for i in idx)
-        for row, i in enumerate(retriever.expand(res, k_max)):
-            job = batch[idx[row]]
-            out[idx[row]] = SearchResult(
-                i.item_ids[: job.k], i.scores[: job.k], i.sids[: job.k], i.n_sids_generated, i.n_hallucinated
-            )
+        for rank in RANKS:
+            rows = [r for r, i in enumerate(idx) if batch[i].rank == rank]  # rows of `res`
+            if not rows:
+                continue
+            part = res if len(rows) == len(idx) else res.select(rows)
+            k_max = max(batch[idx[r]].k for r in rows)  # a smaller k's answer is a prefix of k_max's, in both ranks
+            found = retriever.expand(part, k_max, rank, [batch[idx[r]].inputs for r in rows])
+            for r, f in zip(rows, found, strict=True):
+                k = batch[idx[r]].k
+                out[idx[r]] = SearchResult(
+                    f.item_ids[:k], f.scores[:k], f.sids[:k], f.n_sids_generated, f.n_hallucinated
+                )
     assert all(r is not None for r in out)
     return [r for r in out if r is not None]

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from semid.retrieve.backbones import MiniLMBackbone
+from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import MicroBatcher
 from semid.sid.store import table_version
 from semid.sid.table import SIDTable
@@ -47,7 +49,7 @@ class TableReloader:
                 if stamp is None:
                     raise FileNotFoundError(f"{self.table_dir}: no SID table there; is this a SID table folder?")
                 table = await asyncio.to_thread(SIDTable.load, self.table_dir)
-                new = await asyncio.to_thread(self.batcher.retriever.with_table, table)
+                new = await asyncio.to_thread(self._fit, table)
             except Exception as exc:  # whatever it is, the old table keeps serving
                 self._failed = stamp
                 self.metrics.reloads.labels("error").inc()
@@ -62,6 +64,14 @@ class TableReloader:
             self.metrics.reloads.labels("ok").inc()
             log.info("reloaded the SID table from %s: %d items", self.table_dir, table.n_items)
             return True
+
+    def _fit(self, table: SIDTable) -> Retriever:
+        """The served model over `table`, ready to serve: the item vectors rank "exact" reads are built here,
+        not by the first request after the swap (an item without a stored vector: its SID tokens' rows)."""
+        new = self.batcher.retriever.with_table(table)
+        if isinstance(new.backbone, MiniLMBackbone):
+            new.backbone.item_matrix()
+        return new
 
     async def watch(self, interval_s: float) -> None:
         """Poll for a new table until cancelled; no exception ends it."""
