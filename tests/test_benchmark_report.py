@@ -12,7 +12,12 @@ from semid.machine import describe
 
 RESULTS = Path(__file__).parents[1] / "benchmarks" / "results"
 COMMITTED = sorted(RESULTS.glob("*.json"))
-MARKDOWN_BY = {"tokenizers_": "bench_tokenizers", "serve_abuse_": "bench_serve_abuse", "serve_": "bench_serve"}
+MARKDOWN_BY = {
+    "tokenizers_": "bench_tokenizers",
+    "serve_abuse_": "bench_serve_abuse",
+    "serve_": "bench_serve",
+    "tau_sweep_": "bench_tau_sweep",
+}
 
 
 def test_result_gets_this_machine_and_its_markdown(tmp_path):

@@ -132,7 +132,7 @@ def test_bench_report_shows_a_table_and_figures(tmp_path):
     results = BenchResults.load(COMMITTED)
     results.dataset = "wordnet <b>&"  # escaped in title and heading, never markup
     page, shot = open_in_browser(results.save(tmp_path)["report.html"])
-    assert_seen_right(page, shot, n_figures=3)
+    assert_seen_right(page, shot, n_figures=4)  # sa2crq_m3/m5/m10: the depth-budget figure too
     table = page.tables[0]
     assert [(tag, text) for tag, text in table[0]] == [
         ("th", h) for h in ["method", "seeds", *(results._label(f"{s}:{m}") for s, m in TABLE_COLUMNS)]

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from semid.eval.bench import BenchResults
+from semid.eval.bench.depth_budgets import MIN_BUDGETS, budget_rows
 from semid.eval.bench.report import markdown_html
 
 COMMITTED = sorted((Path(__file__).parents[2] / "benchmarks" / "results").rglob("results.json"))
@@ -20,7 +21,8 @@ def test_committed_results_round_trip_and_render(path, tmp_path):
     table = [line for line in md.splitlines() if line.startswith("| ")]
     assert all(line in results.to_markdown() for line in table)  # every row of the committed table
     page = saved["report.html"].read_text()
-    assert page.count("src='data:image/png;base64,") == 3
+    sweep = len(budget_rows(results.to_dict())) >= MIN_BUDGETS  # the SA²CRQ budget figure too
+    assert page.count("src='data:image/png;base64,") == 3 + sweep
     assert "<th>method</th>" in page and "|---" not in page  # a table, not Markdown as text
 
 

@@ -27,7 +27,9 @@ def bench(
         help="a bundled dataset (movielens, wordnet) or a dataset folder made by `semid data import` + `semid embed`",
     ),
     out: Path = typer.Option(..., "--out", help="output folder (rerun to resume: finished runs are kept)"),
-    methods: str = typer.Option("all", help="comma-separated methods, or 'all' (see semid.eval.bench)"),
+    methods: str = typer.Option(
+        "all", help="comma-separated methods, or 'all' (see semid.eval.bench); sa2crq_m<N>: SA²CRQ at min_items N"
+    ),
     seeds: int = typer.Option(BENCH.seeds, help="seeds per generative method"),
     data_dir: Path | None = typer.Option(None, hidden=True, help="deprecated: --dataset DIR"),
     max_items: int | None = typer.Option(BENCH.max_items, help="seeded catalogue subset"),

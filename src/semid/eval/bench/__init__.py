@@ -3,7 +3,8 @@
 One run = one dataset, read top to bottom:
 
 1. ``config``: the dataset (a bundled name or a dataset folder), the methods (baselines and generative, each
-   generative one a tokenizer with its options) and the one budget (`BenchConfig`) every generative method gets.
+   generative one a tokenizer with its options; sa2crq_m<N>: SA²CRQ at any min_items N, for a sweep of
+   its depth budget, see ``depth_budgets``) and the one budget (`BenchConfig`) every generative method gets.
 2. ``data``: the dataset and its vectors (a bundled one prepared and embedded when missing), optionally a seeded subset
    of the catalogue; *cold* items, a seeded share of the test targets that no train or valid record
    mentions, are left out of every tokenizer fit, of the indexing pairs and of the SID table during

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from semid.eval.bench.config import NEEDS_HEAD
+from semid.eval.bench.config import needs_head
 
 FEW_QUERIES = 30  # below this many test queries a split's recall moves by more than 0.03 per query
 WHOLE_CATALOGUE, FEW = "†", "‡"  # the table's marks
@@ -29,7 +29,7 @@ def data_warnings(data: dict[str, Any], methods: Iterable[str], ks: Iterable[int
     """One sentence per thing the bench's numbers cannot show on this data, for the methods asked for."""
     notes = []
     if data.get("n_head_items") == 0:
-        head_methods = [m for m in methods if m in NEEDS_HEAD]
+        head_methods = [m for m in methods if needs_head(m)]
         cannot = f"; {', '.join(head_methods)} cannot run (ACRQ fits its first codebooks on head items)"
         notes.append(
             f"no head items: every item's popularity is 0, so nothing separates head from tail"

@@ -5,6 +5,7 @@ Kept free of heavy imports: the command line reads its option defaults from `Ben
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,30 @@ GENERATIVE: dict[str, tuple[str, dict[str, Any], bool]] = {
     "sa2crq_m5": ("sa2crq", {"min_items": 5}, False),
     "sa2crq_m10": ("sa2crq", {"min_items": 10}, False),
 }
-ALL_METHODS = (*BASELINES, *GENERATIVE)
+ALL_METHODS = (*BASELINES, *GENERATIVE)  # 'all'; besides these, any SA²CRQ budget sa2crq_m<N> may be named
+SA2CRQ_BUDGET = re.compile(r"sa2crq_m([1-9][0-9]*)")  # SA²CRQ at min_items N (a depth-budget sweep)
+EXACT_SUFFIX = "+exact"  # row of a generative method whose items are ranked by item vector (Retriever rank "exact")
 SPLIT_NAMES = ("all", "head", "tail", "cold")
 BUNDLED = ("movielens", "wordnet")  # semid.data.DATASETS (importing semid.data would load pandas)
-NEEDS_HEAD = tuple(m for m, (tok, _, _) in GENERATIVE.items() if tok in ("acrq", "sa2crq"))  # ACRQ's head stage
+
+
+def generative_spec(name: str) -> tuple[str, dict[str, Any], bool] | None:
+    """(tokenizer method, options, dedup) of the generative method `name`: a GENERATIVE entry or sa2crq_m<N>;
+    None for a name that is neither."""
+    if name in GENERATIVE:
+        return GENERATIVE[name]
+    budget = SA2CRQ_BUDGET.fullmatch(name)
+    return ("sa2crq", {"min_items": int(budget[1])}, False) if budget else None
+
+
+def is_generative(name: str) -> bool:
+    return generative_spec(name) is not None
+
+
+def needs_head(name: str) -> bool:
+    """Whether the method fits ACRQ's head stage (on head items)."""
+    spec = generative_spec(name)
+    return spec is not None and spec[0] in ("acrq", "sa2crq")
 
 
 @dataclass
@@ -60,9 +81,12 @@ class BenchConfig:
 
     def check(self) -> None:
         """DataError / ValueError for a method list or budget no run can use."""
-        unknown = [m for m in self.methods if m not in ALL_METHODS]
+        unknown = [m for m in self.methods if m not in BASELINES and not is_generative(m)]
         if unknown:
-            raise DataError(f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)}", source="methods")
+            raise DataError(
+                f"unknown method(s) {unknown}; choose from {list(ALL_METHODS)} or sa2crq_m<N> (SA²CRQ at min_items N)",
+                source="methods",
+            )
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.backbone == "t5" and self.layers < 1:

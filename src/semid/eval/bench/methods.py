@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from semid.errors import DataError
-from semid.eval.bench.config import GENERATIVE, BenchConfig
+from semid.eval.bench.config import BenchConfig, generative_spec
 from semid.eval.bench.data import BenchData
 from semid.eval.metrics import KS, evaluate, hallucination_rate, items_retrieved, ret_per
 from semid.files import TOKENIZER_DIR
@@ -58,7 +58,10 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     from semid.retrieve.backbones import MiniLMBackbone
     from semid.tokenize import options_for
 
-    method, options, dedup = GENERATIVE[name]
+    spec = generative_spec(name)
+    if spec is None:
+        raise DataError(f"unknown generative method {name!r}", source="methods")
+    method, options, dedup = spec
     options = dict(options)
     options["seed"] = seed
     options.setdefault("codebook_sizes", list(cfg.codebook_sizes))
@@ -90,6 +93,9 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         extra["exact_rank"] = {"splits": evaluate(data.qrels(), decoded.exact_run, METRICS, data.groups)}
         extra["exact_rank"]["splits"]["all"].update({k: splits["all"][k] for k in ("ret_per", "hallucination")})
     lengths = table.item_codes().lengths
+    tau = getattr(tokenizer, "tau", None)  # SARQ / SA²CRQ's depth budget as resolved on the warm items
+    if tau:  # 0.0: a tokenizer without one (ACRQ)
+        extra["tau"] = float(tau)
     return {
         "splits": splits,
         "tokenizer": {"method": method, "options": {k: v for k, v in options.items() if k != "show_progress"}},

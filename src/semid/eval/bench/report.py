@@ -1,4 +1,5 @@
-"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths.
+"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths and,
+for a bench of several SA²CRQ depth budgets, the budget sweep (semid.eval.bench.depth_budgets).
 
 It reads the results.json payload (`BenchResults.to_dict()`) and is given the results already rendered as
 Markdown (results.md), which becomes the page's text and tables: one source for both, so they cannot disagree."""
@@ -15,6 +16,7 @@ import numpy as np
 from markdown_it import MarkdownIt
 from matplotlib.figure import Figure
 
+from semid.eval.bench.depth_budgets import MIN_BUDGETS, budget_rows, plot_budget_sweep
 from semid.eval.metrics import KS
 from semid.reporting import NOT_AVAILABLE, figure_html, key_value_table, page
 
@@ -115,12 +117,15 @@ def markdown_html(text: str) -> str:
 
 
 def render_html(results: dict[str, Any], table_markdown: str) -> str:
-    """The report page: `table_markdown` rendered (headings, text, tables), the three figures, the configuration."""
+    """The report page: `table_markdown` rendered (headings, text, tables), the figures, the configuration."""
     figures = [
         ("Recall@K", plot_recall_curves(results)),
         ("Head, tail and cold test targets", plot_split_bars(results)),
         ("SID lengths", plot_code_lengths(results)),
     ]
+    budgets = budget_rows(results)
+    if len(budgets) >= MIN_BUDGETS:  # a tau sweep (semid.eval.bench.depth_budgets)
+        figures.append(("SA²CRQ depth budgets", plot_budget_sweep(budgets, results["dataset"])))
     body = markdown_html(table_markdown) + "".join(figure_html(name, fig) for name, fig in figures if fig is not None)
     if results.get("config"):
         body += "<h2>Configuration</h2>" + key_value_table(results["config"])

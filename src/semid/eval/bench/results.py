@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from semid.eval.bench.checks import FEW, FEW_QUERIES, WHOLE_CATALOGUE, too_few, whole_catalogue
-from semid.eval.bench.config import GENERATIVE
+from semid.eval.bench.config import GENERATIVE, is_generative
 from semid.reporting import NOT_AVAILABLE
 
 RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
@@ -174,7 +174,7 @@ class BenchResults:
         lines = []
         if c:
             ran = [*self.methods, *(x for x in self.failed if x not in self.methods)]
-            lines.append(_budget(c, [x for x in ran if x in GENERATIVE], self.data.get("input_kind")))
+            lines.append(_budget(c, [x for x in ran if is_generative(x)], self.data.get("input_kind")))
         if m:
             lines.append(f"Machine: {m.get('cpu')}, {m.get('cores_available')} cores, GPU: {m.get('gpu') or 'none'}.")
         return lines

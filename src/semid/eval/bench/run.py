@@ -11,13 +11,11 @@ from typing import Any
 
 from semid.errors import DataError, SemidWarning
 from semid.eval.bench.checks import data_warnings
-from semid.eval.bench.config import ALL_METHODS, BASELINES, GENERATIVE, BenchConfig
+from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, is_generative
 from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
 from semid.eval.metrics import KS
-
-EXACT_SUFFIX = "+exact"  # row of a generative method whose items are ranked by item vector (Retriever rank "exact")
 
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
@@ -42,7 +40,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
         warnings.warn(note, SemidWarning, stacklevel=2)
     results = BenchResults(data.ds.name, summary, {}, asdict(cfg), describe())
     jobs = [(m, 0) for m in methods if m in BASELINES]  # deterministic: one seed
-    jobs += [(m, s) for s in range(cfg.seeds) for m in methods if m in GENERATIVE]
+    jobs += [(m, s) for s in range(cfg.seeds) for m in methods if is_generative(m)]
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
         done = out / "runs" / method / f"seed{seed}" / "result.json"
         try:
