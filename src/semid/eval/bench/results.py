@@ -189,16 +189,17 @@ def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) ->
     cap = c.get("max_train_queries")
     records = f"a seeded sample of {cap:,} training records" if cap else "every training record"
     index = " + one indexing pair per warm item" if input_kind == "text" else ""
-    epochs = f"{c['epochs']} epoch(s), no early stopping"
+    epochs = f"{c['epochs']} epoch(s), no early stopping (the epoch with the best valid R@10 kept)"
     if c.get("patience"):
         epochs = (
             f"at most {c['epochs']} epoch(s) with early stopping after {c['patience']} epochs without a better "
             "valid R@10 (best epoch kept)"
         )
+    schedule = f" ({c['lr_schedule']} decay)" if c.get("lr_schedule", "constant") != "constant" else ""
     parts = [
         f"Budget (the same for every generative method): {arch}, d_model {c['d_model']}, {c['layers']}+"
         f"{c['decoder_layers']} layers, {epochs}, batch {c['batch_size']}, "
-        f"lr {c['lr']}, {records}{index}, beam {c['beam']}"
+        f"lr {c['lr']}{schedule}, {records}{index}, beam {c['beam']}"
     ]
     own = {"dsi": "no codebooks", "nci": f"codebooks {GENERATIVE['nci'][1]['codebook_sizes']}"}
     rq = [x for x in generative if x not in own]
