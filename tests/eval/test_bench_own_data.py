@@ -123,3 +123,15 @@ def test_a_folder_benched_with_the_old_data_dir_spelling_resumes(imported, tmp_p
     (tmp_path / "bench_config.json").write_text(json.dumps(config))
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+
+
+def test_a_folder_benched_before_lr_schedule_existed_ran_a_constant_rate(imported, tmp_path):
+    root, _ = imported
+    args = ["bench", "--dataset", str(root / "headlines"), "--methods", "popularity", "--out", str(tmp_path)]
+    assert runner.invoke(app, [*args, "--lr-schedule", "constant"]).exit_code == 0
+    config = json.loads((tmp_path / "bench_config.json").read_text())
+    del config["lr_schedule"]  # as written before the setting existed, when every run had a constant rate
+    (tmp_path / "bench_config.json").write_text(json.dumps(config))
+    assert runner.invoke(app, [*args, "--lr-schedule", "constant"]).exit_code == 0
+    refused = runner.invoke(app, args)  # today's default, cosine, is another budget
+    assert refused.exit_code == 2 and "lr_schedule" in refused.output

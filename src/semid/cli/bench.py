@@ -116,7 +116,7 @@ def demo(
     train_queries: int | None = typer.Option(
         DEMO.train_queries, help="seeded sample of training records (default: all)"
     ),
-    epochs: int = typer.Option(DEMO.epochs, help="at most this many retriever epochs (early stopping, best kept)"),
+    epochs: int = typer.Option(DEMO.epochs, help="retriever epochs (cosine decay; the best valid Recall@10 kept)"),
     overwrite: bool = typer.Option(DEMO.overwrite, help="replace a retriever or SID table in --out that no demo wrote"),
     collaborative: bool = typer.Option(
         DEMO.collaborative, help="click logs: SIDs on content + collaborative item vectors from the training histories"

@@ -21,7 +21,7 @@ from semid.errors import SemidError, SemidWarning
 
 console = Console(stderr=True)
 DEVICE_HELP = "cpu or cuda (default: cuda if available)"
-LR_SCHEDULE_HELP = "after warm-up: constant, or cosine (decays to 0 at the last epoch)"
+LR_SCHEDULE_HELP = "after warm-up: cosine (decays to 0 at the last epoch) or constant"
 
 
 def guarded(command: Callable[..., None]) -> Callable[..., None]:

@@ -69,11 +69,11 @@ class BenchConfig:
     d_model: int = 128
     layers: int = 0  # encoder layers: minilm's history encoder (0: none); t5 needs >= 1
     decoder_layers: int = 2
-    epochs: int = 30  # at most; training stops after `patience` epochs without a better valid Recall@10
-    patience: int = 3
+    epochs: int = 10  # at most; with patience, training stops after that many epochs without a better valid R@10
+    patience: int = 0
     batch_size: int = 512  # TrainConfig's (spelled out: importing semid.retrieve would load torch)
     lr: float = 3e-3  # TrainConfig's, likewise
-    lr_schedule: str = "constant"  # TrainConfig's, likewise
+    lr_schedule: str = "cosine"  # TrainConfig's, likewise
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)

@@ -92,6 +92,7 @@ def _data_summary(data: BenchData) -> dict[str, Any]:
     }
 
 
+BEFORE_THE_SETTING = {"lr_schedule": "constant"}  # what runs did before a setting existed, where not the default
 LOOSE = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}  # may differ between reruns
 
 
@@ -105,7 +106,8 @@ def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
         if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
             theirs["dataset"] = theirs["data_dir"]
         theirs.pop("data_dir", None)
-        defaults = asdict(BenchConfig())  # a setting added since that folder was written: it had the default
+        # a setting added since that folder was written: it had the default of its day
+        defaults = {**asdict(BenchConfig()), **BEFORE_THE_SETTING}
         theirs = {**{k: defaults[k] for k in mine if k not in theirs}, **theirs}
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
