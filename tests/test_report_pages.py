@@ -147,6 +147,16 @@ def test_bench_report_shows_a_table_and_figures(tmp_path):
     assert page.probe["text"].startswith("semid bench: wordnet <b>&")
 
 
+def test_bench_report_shows_training_per_epoch_when_epoch_times_were_kept(tmp_path):
+    results = BenchResults.load(COMMITTED.parents[1] / "bench_minilm" / "movielens_collaborative_4epochs")
+    page, shot = open_in_browser(results.save(tmp_path)["report.html"])
+    assert_seen_right(page, shot, n_figures=4)  # recall@K, head/tail/cold, SID lengths and time to quality
+    assert "Time to quality" in page.probe["text"]
+    epochs = next(t for t in page.tables if [text for _, text in t[0][:3]] == ["method", "seeds", "epochs"])
+    assert column(epochs, "method") == ["rq_kmeans", "rq_kmeans_top32"]  # generative only, no +exact copy
+    assert column(epochs, "epochs") == ["4", "4"] and column(epochs, "best epoch") == ["3, 3, 2", "4, 3, 4"]
+
+
 def test_diagnose_of_an_all_tail_catalogue_says_na_for_head(tmp_path):
     codes = Codes.from_lists([[k % 4, k % 3] for k in range(60)] + [[1]], n_layers=2)
     ids = [f"i{k}" for k in range(codes.n_items)]

@@ -78,7 +78,10 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
     assert results["methods"]["popularity"]["seed0"]["splits"]["all"]["recall@2000"] == 1.0
     md = (out / "results.md").read_text()
     assert all(f"| {m} |" in md for m in METHODS) and "**" in md
+    epochs = md.split("## Training per epoch")[1]  # two epochs each (fewer than patience), their minutes kept
+    assert all(f"| {m} | 2 | 2 | " in epochs for m in generative) and "+exact" not in epochs and "| –" not in epochs
     assert (out / "report.html").stat().st_size > 20_000
+    assert "Time to quality" in (out / "report.html").read_text()
 
 
 def test_bench_resumes_without_rerunning_finished_methods(bench_out):

@@ -7,6 +7,7 @@ import pytest
 from semid.eval.bench import BenchResults
 from semid.eval.bench.depth_budgets import MIN_BUDGETS, budget_rows
 from semid.eval.bench.report import markdown_html
+from semid.eval.bench.training_curves import timed_curves
 
 COMMITTED = sorted((Path(__file__).parents[2] / "benchmarks" / "results").rglob("results.json"))
 
@@ -22,7 +23,8 @@ def test_committed_results_round_trip_and_render(path, tmp_path):
     assert all(line in results.to_markdown() for line in table)  # every row of the committed table
     page = saved["report.html"].read_text()
     sweep = len(budget_rows(results.to_dict())) >= MIN_BUDGETS  # the SA²CRQ budget figure too
-    assert page.count("src='data:image/png;base64,") == 3 + sweep
+    timed = bool(timed_curves(results.methods))  # benches older than epoch_seconds: no time-to-quality figure
+    assert page.count("src='data:image/png;base64,") == 3 + sweep + timed
     assert "<th>method</th>" in page and "|---" not in page  # a table, not Markdown as text
 
 
@@ -32,7 +34,8 @@ def test_a_group_without_test_queries_is_na_not_a_score():
     for seeds in results.methods.values():
         for run in seeds.values():
             run["splits"]["cold"] = {k: float("nan") for k in run["splits"]["cold"]}
-    rows = [line.split(" | ") for line in results.to_markdown().splitlines() if line.startswith("| ")]
+    main_table = results.to_markdown().split("\n## ")[0]  # not the training-per-epoch table below it
+    rows = [line.split(" | ") for line in main_table.splitlines() if line.startswith("| ")]
     cold = rows[0].index("cold R@100")
     assert {row[cold] for row in rows[2:]} == {"n/a"}
     assert all(row[cold - 1] != "n/a" for row in rows[2:])  # tail has queries: scores

@@ -17,8 +17,9 @@ One run = one dataset, read top to bottom:
    recorded with its reason and the others go on. What the data cannot support (``checks``: too few test
    queries in a split, K >= the catalogue size, no head items) is a warning before the work.
 5. ``results``: `BenchResults`, saved as ``results.json`` (per method, seed, split: every metric),
-   ``results.md`` (mean ± 95% CI over seeds, best in bold, the ``checks`` marks, a row per failed method)
-   and ``report.html`` (plots, from ``report``).
+   ``results.md`` (mean ± 95% CI over seeds, best in bold, the ``checks`` marks, a row per failed method;
+   epochs and training minutes per generative method, from ``training_curves``) and ``report.html`` (plots,
+   from ``report``, valid R@10 against training time among them).
 
 Importing this package loads neither torch nor pandas (the command line reads `BenchConfig`'s defaults).
 """

@@ -1,5 +1,6 @@
-"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths and,
-for a bench of several SA²CRQ depth budgets, the budget sweep (semid.eval.bench.depth_budgets).
+"""The bench's HTML report: the results table plus recall@K curves, head/tail/cold bars, code lengths, valid
+R@10 against training time (semid.eval.bench.training_curves) and, for a bench of several SA²CRQ depth
+budgets, the budget sweep (semid.eval.bench.depth_budgets).
 
 It reads the results.json payload (`BenchResults.to_dict()`) and is given the results already rendered as
 Markdown (results.md), which becomes the page's text and tables: one source for both, so they cannot disagree."""
@@ -17,6 +18,7 @@ from markdown_it import MarkdownIt
 from matplotlib.figure import Figure
 
 from semid.eval.bench.depth_budgets import MIN_BUDGETS, budget_rows, plot_budget_sweep
+from semid.eval.bench.training_curves import mean_curve, timed_curves
 from semid.eval.metrics import KS
 from semid.reporting import NOT_AVAILABLE, figure_html, key_value_table, page
 
@@ -109,6 +111,28 @@ def plot_code_lengths(results: dict[str, Any]) -> Figure | None:
     return fig
 
 
+def plot_time_to_quality(results: dict[str, Any]) -> Figure | None:
+    """Valid R@10 after each epoch against training minutes so far, a line per generative method (the mean
+    over seeds, each seed's own line faint); None when no run kept its epoch times."""
+    order = list(results["methods"])  # a method keeps the colour it has in the other figures
+    curves = timed_curves(results["methods"])
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for method, seeds in curves.items():
+        style = _style(order.index(method))
+        if len(seeds) > 1:
+            for minutes, recall in seeds:
+                ax.plot(minutes, recall, **style, alpha=0.25, lw=1, ms=3)
+        ax.plot(*mean_curve(seeds), label=f"{method} ({len(seeds)} seed{'s' * (len(seeds) > 1)})", **style)
+    ax.set_xlabel("training minutes (cumulative, validation excluded)")
+    ax.set_ylabel("valid R@10")
+    ax.set_title("Valid R@10 after each epoch: mean over seeds up to the shortest run; faint: each seed", fontsize=10)
+    ax.grid(alpha=0.3)
+    _legend_outside(ax)
+    return fig
+
+
 def markdown_html(text: str) -> str:
     """CommonMark with GitHub's tables; raw HTML in `text` is shown as text, never interpreted."""
     rendered = MarkdownIt("commonmark", {"html": False}).enable("table").render(text)
@@ -122,6 +146,7 @@ def render_html(results: dict[str, Any], table_markdown: str) -> str:
         ("Recall@K", plot_recall_curves(results)),
         ("Head, tail and cold test targets", plot_split_bars(results)),
         ("SID lengths", plot_code_lengths(results)),
+        ("Time to quality: valid R@10 against training minutes", plot_time_to_quality(results)),
     ]
     budgets = budget_rows(results)
     if len(budgets) >= MIN_BUDGETS:  # a tau sweep (semid.eval.bench.depth_budgets)

@@ -123,7 +123,13 @@ class BenchResults:
                 reason = next(iter(seeds.values()))
                 cells = [f"failed: {_escape(reason)}", *["–"] * (len(cols) - 1)]
                 lines.append(f"| {method} | {self._seeds(method)} | " + " | ".join(cells) + " |")
-        return "\n".join([*lines, *self._footnotes()]) + "\n"
+        return "\n".join([*lines, *self._footnotes(), *self._epoch_lines()]) + "\n"
+
+    def _epoch_lines(self) -> list[str]:
+        from semid.eval.bench.training_curves import epoch_table  # it builds on mean_ci, from here
+
+        table = epoch_table(self.methods)
+        return ["", *table] if table else []
 
     def _seeds(self, method: str) -> str:
         n, failed = len(self.methods.get(method, {})), len(self.failed.get(method, {}))
