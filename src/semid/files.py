@@ -80,6 +80,15 @@ def write_bytes_synced(path: str | Path, data: bytes) -> None:
         os.close(fd)
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `path` through a synced temporary file and a rename: a kill leaves either the old
+    file or the new one, never half of one (a resumable run takes an existing file as finished work)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_bytes_synced(tmp, text.encode("utf-8"))
+    os.replace(tmp, path)
+
+
 def fsync_path(path: str | Path) -> None:
     """fsync a file (errors raise: the data may not be on disk) or a directory (where the OS allows it)."""
     is_dir = os.path.isdir(path)

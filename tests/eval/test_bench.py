@@ -96,6 +96,17 @@ def test_bench_resumes_without_rerunning_finished_methods(bench_out):
     assert done.stat().st_mtime_ns == stamp
 
 
+def test_report_only_tables_the_finished_runs_and_starts_none(bench_out):
+    out, args = bench_out
+    more_seeds = [*args]
+    more_seeds[more_seeds.index("--seeds") + 1] = "3"
+    res = runner.invoke(app, [*more_seeds, "--report-only"])
+    assert res.exit_code == 0, res.output
+    assert not (out / "runs" / "rq_kmeans" / "seed2").exists()
+    table = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert sorted(table["methods"]["rq_kmeans"]) == ["seed0", "seed1"]
+
+
 def test_mean_ci_and_bad_method():
     mean, half = mean_ci([1.0, 2.0, 3.0])
     assert mean == 2.0 and half == pytest.approx(4.303 * 1.0 / np.sqrt(3))

@@ -55,6 +55,9 @@ def bench(
     beam: int = typer.Option(BENCH.beam, help="beam width at evaluation"),
     device: str | None = typer.Option(BENCH.device, help=DEVICE_HELP),
     keep_artifacts: bool = typer.Option(BENCH.keep_artifacts, help="keep every run's tokenizer and retriever folders"),
+    report_only: bool = typer.Option(
+        False, "--report-only", help="table the runs finished so far, start none (read a bench while it runs)"
+    ),
 ) -> None:
     """Every method on the same test queries: results.json, results.md (mean ± 95% CI) and report.html.
     A method that fails gets a row saying why, the others run on; the exit code is then 1."""
@@ -87,7 +90,7 @@ def bench(
         keep_artifacts=keep_artifacts,
     )
     with warnings_shown(console):
-        results = run_bench(cfg, out)
+        results = run_bench(cfg, out, report_only=report_only)
     print(results.to_markdown())  # plain: a markdown table must not be wrapped by the terminal width
     console.print(json.dumps({k: str(out / k) for k in ("results.json", "results.md", "report.html")}))
     if results.failed:

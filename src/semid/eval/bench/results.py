@@ -20,6 +20,7 @@ import numpy as np
 
 from semid.eval.bench.checks import FEW, FEW_QUERIES, WHOLE_CATALOGUE, too_few, whole_catalogue
 from semid.eval.bench.config import GENERATIVE, is_generative
+from semid.files import write_text_atomic
 from semid.reporting import NOT_AVAILABLE
 
 RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
@@ -166,9 +167,9 @@ class BenchResults:
         """Write results.json, results.md and report.html into `out_dir`; their paths by name."""
         out = Path(out_dir)
         paths = {name: out / name for name in (RESULTS_JSON, RESULTS_MD, REPORT_HTML)}
-        paths[RESULTS_JSON].write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-        paths[RESULTS_MD].write_text(self.to_markdown(), encoding="utf-8")
-        paths[REPORT_HTML].write_text(self.to_html(), encoding="utf-8")
+        write_text_atomic(paths[RESULTS_JSON], json.dumps(self.to_dict(), indent=2) + "\n")
+        write_text_atomic(paths[RESULTS_MD], self.to_markdown())
+        write_text_atomic(paths[REPORT_HTML], self.to_html())
         return paths
 
     def _no_queries(self, col: str) -> bool:

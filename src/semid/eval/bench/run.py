@@ -16,13 +16,16 @@ from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
 from semid.eval.metrics import KS
+from semid.files import write_text_atomic
 
 
-def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
+def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) -> BenchResults:
     """Run the bench into `out_dir` (results.json, results.md, report.html and ``runs/<method>/seed<N>/``).
     A finished (method, seed) is read back, not rerun; a folder made with another budget is refused. What
     the data cannot support is a SemidWarning before the work; a (method, seed) that fails is recorded in
-    ``BenchResults.failed`` (its traceback in ``runs/<method>/seed<N>/error.txt``) and the others go on."""
+    ``BenchResults.failed`` (its traceback in ``runs/<method>/seed<N>/error.txt``) and the others go on.
+    ``report_only``: write the tables from the runs finished so far and start none (read a long bench while it
+    runs); the table's seeds column then says how many runs each row holds."""
     from tqdm.auto import tqdm
 
     from semid.machine import describe
@@ -44,8 +47,10 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path) -> BenchResults:
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
         done = out / "runs" / method / f"seed{seed}" / "result.json"
         try:
+            if not done.exists() and report_only:
+                continue
             if not done.exists():  # resumable: a finished (method, seed) is kept
-                done.write_text(json.dumps(_run(method, seed, data, cfg, done.parent), indent=2) + "\n", "utf-8")
+                write_text_atomic(done, json.dumps(_run(method, seed, data, cfg, done.parent), indent=2) + "\n")
         except Exception as exc:  # one method's failure must not sink the others' results
             results.failed.setdefault(method, {})[f"seed{seed}"] = _reason(exc)
             (done.parent / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
