@@ -138,7 +138,7 @@ class BenchResults:
 
     def _label(self, col: str) -> str:
         split, metric = col.split(":")
-        label = _label(col)
+        label = column_label(col)
         if split == "all" and metric.startswith("recall@") and whole_catalogue(int(metric.split("@")[1]), self.data):
             return label + WHOLE_CATALOGUE
         return label + FEW if split != "all" and too_few(split, self.data) else label
@@ -235,7 +235,7 @@ def _cell(col: str, mean: float, ci: float, best: float | None) -> str:
     return f"**{text}**" if mean == best else text
 
 
-def _label(col: str) -> str:
+def column_label(col: str) -> str:
     split, metric = col.split(":")
     short = metric.replace("recall@", "R@").replace("mrr@", "MRR@")
     short = {"hallucination": "Hallu", "ret_per": "Ret-Per"}.get(short, short)
