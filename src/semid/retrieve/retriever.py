@@ -53,13 +53,8 @@ class Retriever:
         self._sid_lists = table.sid_code_matrix().to_lists()
 
     def with_table(self, table: SIDTable) -> Retriever:
-        """The same model over another SID table (e.g. after `semid assign` added cold-start items)."""
-        if list(table.codebook_sizes) != list(self.vocab.codebook_sizes):
-            raise DataError(
-                f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
-                f"{list(self.vocab.codebook_sizes)}",
-                source=TABLE_DIR,
-            )
+        """The same model over another SID table (e.g. after `semid assign` added cold-start items); DataError
+        for a table it cannot stand for (`semid.retrieve.backbones.check_table_fits`)."""
         return Retriever(self.backbone.with_table(table), table)
 
     @property
