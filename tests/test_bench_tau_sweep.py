@@ -1,12 +1,16 @@
 """benchmarks/bench_tau_sweep.py end to end on the WordNet test asset: a tiny bench per budget, its rows,
-table and figure, and a rerun that resumes."""
+table and figure, a rerun that resumes, and a sweep in an existing bench folder (--bench)."""
 
 import json
+import shutil
+from dataclasses import asdict
 
 import pytest
 from benchmarks import bench_tau_sweep
 
 from semid.data import prepare_dataset
+from semid.errors import DataError
+from semid.eval.bench import BenchConfig
 from semid.pipeline import embed_dataset
 from tests.helpers import ASSETS
 
@@ -61,3 +65,62 @@ def test_a_single_budget_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench_tau_sweep.arguments(["--dataset", "wordnet", "--min-items", "5"])
     assert "at least two budgets" in capsys.readouterr().err
+
+
+def test_budget_defaults_are_the_bench_s(sweep):
+    _, argv = sweep
+    cfg = bench_tau_sweep.sweep_config(bench_tau_sweep.arguments(["--dataset", argv[1], "--min-items", "2,3"]))
+    mine, bench = asdict(cfg), asdict(BenchConfig())
+    assert {k: v for k, v in mine.items() if k not in ("dataset", "methods", "seeds")} == {
+        k: v for k, v in bench.items() if k not in ("dataset", "methods", "seeds")
+    }
+    assert cfg.methods == ["sa2crq_m2", "sa2crq_m3"] and cfg.seeds == 1
+
+
+def _full_bench(sweep, folder):
+    """A copy of the sweep's bench dressed as a full `semid bench` folder: another method's row and one's
+    failure beside the budgets, its budget recorded before lr_schedule existed (its runs: a constant rate)."""
+    path, _ = sweep
+    shutil.copytree(path.parent / "tau_sweep_wordnet", folder)
+    results = json.loads((folder / "results.json").read_text())
+    results["methods"]["bm25"] = {"seed0": results["methods"]["sa2crq_m1"]["seed0"]}
+    results["failed"] = {"acrq": {"seed0": "acrq needs head items"}}
+    results["config"]["methods"] = ["bm25", "acrq", *results["config"]["methods"]]
+    (folder / "results.json").write_text(json.dumps(results))
+    budget = json.loads((folder / "bench_config.json").read_text())
+    del budget["lr_schedule"]
+    (folder / "bench_config.json").write_text(json.dumps(budget))
+    return {p: p.stat().st_mtime_ns for p in (folder / "runs").rglob("result.json")}
+
+
+def test_a_bench_folder_is_swept_in_place_with_its_own_budget(sweep, tmp_path):
+    path, _ = sweep
+    full = tmp_path / "full"
+    stamps = _full_bench(sweep, full)
+    got = bench_tau_sweep.main(["--bench", str(full), "--out", str(tmp_path / "out"), "--min-items", "2,3,4"])
+    result = json.loads(got.read_text())
+    assert [r["min_items"] for r in result["rows"]] == [2, 3, 4] and result["failed"] == {}
+    assert result["rows"][:2] == json.loads(path.read_text())["rows"][1:3]  # read back, as the folder had them
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # no finished run redone
+    settings = result["settings"]  # the folder's budget, lr_schedule as recorded before the setting existed
+    assert settings["epochs"] == 1 and settings["codebook_sizes"] == [4, 4] and settings["lr_schedule"] == "constant"
+    assert json.loads((full / "runs" / "sa2crq_m4" / "seed0" / "result.json").read_text())["splits"]
+    assert not (full / "runs" / "acrq").exists() and not (full / "runs" / "bm25").exists()  # not run
+    after = json.loads((full / "results.json").read_text())
+    assert {"bm25", "sa2crq_m1", "sa2crq_m5", "sa2crq_m4", "sa2crq_m4+exact"} <= set(after["methods"])
+    assert after["failed"] == {"acrq": {"seed0": "acrq needs head items"}}
+    assert after["config"]["methods"][:2] == ["bm25", "acrq"] and "sa2crq_m4" in after["config"]["methods"]
+    md = (full / "results.md").read_text()
+    assert "| bm25 |" in md and "| acrq |" in md and "| sa2crq_m4 |" in md
+    assert "[../full/results.md](../full/results.md)" in got.with_suffix(".md").read_text()
+
+
+def test_a_bench_folder_s_budget_is_not_overridden(sweep, tmp_path):
+    _full_bench(sweep, tmp_path / "full")
+    argv = ["--bench", str(tmp_path / "full"), "--out", str(tmp_path / "out"), "--min-items", "2,3"]
+    with pytest.raises(DataError, match=r"another budget: --epochs 3 \(the folder's: 1\)"):
+        bench_tau_sweep.main([*argv, "--epochs", "3", "--beam", "8"])
+    with pytest.raises(DataError, match=r"--seeds 0: .* ran 1 seeds"):
+        bench_tau_sweep.main([*argv, "--seeds", "0"])
+    with pytest.raises(DataError, match="holds no `semid bench`"):
+        bench_tau_sweep.main(["--bench", str(tmp_path), "--min-items", "2,3"])

@@ -37,6 +37,21 @@ def untrained_text_retriever():
     return ds, Retriever(build_backbone(BuildConfig(), ds, table, "text", torch.device("cpu"), False), table)
 
 
+def random_vector_retriever(build):
+    """(dataset, an untrained retriever of `build` over it, SIDs as `fixed_table` (8, 8)); the minilm backbone's
+    item vectors are random, of MiniLM's width (queries are embedded by it): no catalogue to embed."""
+    import torch
+
+    from semid.retrieve.build import build_backbone
+    from semid.retrieve.retriever import Retriever
+
+    ds = text_dataset()
+    table = fixed_table(ds, sizes=(8, 8))
+    vectors = np.random.default_rng(0).normal(size=(ds.n_items, 384)).astype(np.float32)
+    torch.manual_seed(0)
+    return ds, Retriever(build_backbone(build, ds, table, "text", torch.device("cpu"), False, vectors), table)
+
+
 def fixed_table(ds, sizes=(16, 16)) -> SIDTable:
     rng = np.random.default_rng(0)
     codes = Codes.full(rng.integers(0, sizes[0], size=(ds.n_items, len(sizes))).astype(np.int32))

@@ -107,3 +107,14 @@ def test_retrieve_cli_ranks_exact(untrained, tmp_path):
     assert line["scores"] == sorted(line["scores"], reverse=True)
     bad = runner.invoke(app, ["retrieve", str(art), "boat", "--rank", "dense"])
     assert bad.exit_code == 2 and "rank must be one of beam, exact" in bad.output
+
+
+def test_both_orders_from_one_pass_are_what_each_order_gives_alone(untrained):
+    _, retriever = untrained
+    inputs = retriever.encode_inputs(["boat, red", "an ancient clock", "tiger"])
+    res = retriever.generate(inputs, beam=5)
+    for k in (7, retriever.table.n_items):  # cut inside the beams' items, and every one of them
+        both = retriever.expand_ranks(res, k, ["beam", "exact"], inputs)
+        assert both["exact"] != both["beam"]
+        for rank in ("beam", "exact"):
+            assert both[rank] == retriever.expand(res, k, rank, inputs)

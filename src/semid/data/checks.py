@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from semid.eval.metrics import FEW_TEST_QUERIES
+
 if TYPE_CHECKING:
     import pandas as pd
-
-FEW_TEST_RECORDS = 30  # semid.eval.bench.checks.FEW_QUERIES: fewer test records cannot be read as a recall
 
 
 def dataset_warnings(items: pd.DataFrame, queries: pd.DataFrame) -> list[str]:
@@ -31,6 +31,6 @@ def dataset_warnings(items: pd.DataFrame, queries: pd.DataFrame) -> list[str]:
     n_test = int(counts.get("test", 0))
     if n_test == 0:
         notes.append("no 'test' records: `semid bench` has nothing to evaluate")
-    elif n_test < FEW_TEST_RECORDS:
-        notes.append(f"only {n_test} 'test' records (< {FEW_TEST_RECORDS}): too few for a recall to be read")
+    elif n_test < FEW_TEST_QUERIES:
+        notes.append(f"only {n_test} 'test' records (< {FEW_TEST_QUERIES}): too few for a recall to be read")
     return notes

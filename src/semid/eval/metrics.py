@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 KS = (1, 10, 100, 500, 1000, 2000)
+# below this many test queries a recall moves by more than 0.03 per query: too few to read (the bench marks
+# such a split, `semid data import` warns about such a test split)
+FEW_TEST_QUERIES = 30
 
 
 def _check(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) -> None:

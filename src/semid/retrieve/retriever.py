@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,13 +54,8 @@ class Retriever:
         self._sid_lists = table.sid_code_matrix().to_lists()
 
     def with_table(self, table: SIDTable) -> Retriever:
-        """The same model over another SID table (e.g. after `semid assign` added cold-start items)."""
-        if list(table.codebook_sizes) != list(self.vocab.codebook_sizes):
-            raise DataError(
-                f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
-                f"{list(self.vocab.codebook_sizes)}",
-                source=TABLE_DIR,
-            )
+        """The same model over another SID table (e.g. after `semid assign` added cold-start items); DataError
+        for a table it cannot stand for (`semid.retrieve.backbones.check_table_fits`)."""
         return Retriever(self.backbone.with_table(table), table)
 
     @property
@@ -107,24 +103,53 @@ class Retriever:
         first) until k items, each scored by its SID's beam score; rank "exact": every item behind those SIDs,
         ordered by the inner product of the model's query vector (for `inputs`, the inputs `res` came from) and
         the item's own vector, the k best (the beam generates the candidates, the item vectors rank them)."""
-        if rank not in RANKS:
-            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
-        rows, scores, sids, bounds = self._candidates(res, k if rank == "beam" else self.table.n_items)
-        if rank == "exact":
-            if inputs is None or len(inputs) != res.sids.shape[0]:
-                raise ValueError("rank 'exact' needs the inputs the beam search ran on")
-            if not isinstance(self.backbone, MiniLMBackbone):
-                raise DataError(f"rank 'exact' needs item vectors: the {self.backbone.name} backbone has none")
-            queries, matrix = self.backbone.query_vectors(inputs), self.backbone.item_matrix()
-            order, kept = [], [0]
-            for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
-                exact = matrix[rows[lo:hi]] @ queries[b]
-                best = lo + np.argsort(-exact, kind="stable")[:k]
-                scores[best] = exact[best - lo]
-                order.append(best)
-                kept.append(kept[-1] + len(best))
-            pick = np.concatenate(order) if order else np.zeros(0, dtype=np.int64)
-            rows, scores, sids, bounds = rows[pick], scores[pick], sids[pick], kept
+        return self.expand_ranks(res, k, [rank], inputs)[rank]
+
+    def expand_ranks(
+        self, res: BeamResult, k: int, ranks: Sequence[str], inputs: list[Any] | None = None
+    ) -> dict[str, list[SearchResult]]:
+        """`expand` in each of `ranks` (rank -> each query's items) from one pass over the beams' items: with
+        "exact" among them every item behind the SIDs is gathered once, and rank "beam" is its first k."""
+        unknown = [r for r in ranks if r not in RANKS]
+        if unknown:
+            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {unknown[0]!r}")
+        rows, scores, sids, bounds = self._candidates(res, self.table.n_items if "exact" in ranks else k)
+        orders = {}
+        for rank in ranks:
+            if rank == "exact":
+                pick, ranked = self._exact_order(rows, bounds, k, inputs, res)
+            else:  # the candidates come in beam order: each query's first k
+                pick, ranked = [np.arange(lo, min(hi, lo + k)) for lo, hi in itertools.pairwise(bounds)], None
+            at = np.concatenate(pick) if pick else np.zeros(0, dtype=np.int64)
+            sizes = [len(p) for p in pick]
+            orders[rank] = self._results(
+                res, rows[at], scores[at] if ranked is None else ranked.astype(scores.dtype), sids[at], sizes
+            )
+        return orders
+
+    def _exact_order(
+        self, rows: np.ndarray, bounds: list[int], k: int, inputs: list[Any] | None, res: BeamResult
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """Per query, the positions of its k candidates with the largest query . item vector, best first, and
+        those inner products."""
+        if inputs is None or len(inputs) != res.sids.shape[0]:
+            raise ValueError("rank 'exact' needs the inputs the beam search ran on")
+        if not isinstance(self.backbone, MiniLMBackbone):
+            raise DataError(f"rank 'exact' needs item vectors: the {self.backbone.name} backbone has none")
+        queries, matrix = self.backbone.query_vectors(inputs), self.backbone.item_matrix()
+        pick, ranked = [], []
+        for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+            exact = matrix[rows[lo:hi]] @ queries[b]
+            best = np.argsort(-exact, kind="stable")[:k]
+            pick.append(lo + best)
+            ranked.append(exact[best])
+        return pick, np.concatenate(ranked) if ranked else np.zeros(0, dtype=np.float32)
+
+    def _results(
+        self, res: BeamResult, rows: np.ndarray, scores: np.ndarray, sids: np.ndarray, sizes: list[int]
+    ) -> list[SearchResult]:
+        """Each query's SearchResult: the next `sizes[b]` of the items' table rows, scores and SIDs."""
+        bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
         item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
         item_scores, item_sids = scores.tolist(), sids.tolist()
         finished = np.isfinite(res.scores)

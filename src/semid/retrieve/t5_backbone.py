@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from semid.errors import MissingResourceError
-from semid.retrieve.backbones import Backbone
+from semid.retrieve.backbones import Backbone, check_table_fits
 from semid.retrieve.beam import StepFn
 from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, load_text_tokenizer, pad_batch, sid_logits
 from semid.retrieve.vocab import SIDVocab
@@ -79,6 +79,7 @@ class T5Backbone:
         return t5_step_fn(self.model, ids, mask, beam, self.vocab)
 
     def with_table(self, table: SIDTable) -> Backbone:
+        check_table_fits(self.vocab, self.table, table)
         return T5Backbone(self.model, table, self.vocab, self.cfg, self.input_kind)
 
     def config(self) -> dict[str, Any]:

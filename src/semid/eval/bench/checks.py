@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from semid.eval.bench.config import needs_head
+from semid.eval.metrics import FEW_TEST_QUERIES
 
-FEW_QUERIES = 30  # below this many test queries a split's recall moves by more than 0.03 per query
 WHOLE_CATALOGUE, FEW = "†", "‡"  # the table's marks
 
 
@@ -21,8 +21,8 @@ def whole_catalogue(k: int, data: dict[str, Any]) -> bool:
 
 
 def too_few(split: str, data: dict[str, Any]) -> bool:
-    """1..FEW_QUERIES-1 test queries (a split with none reads n/a instead)."""
-    return 0 < data["n_test"].get(split, FEW_QUERIES) < FEW_QUERIES
+    """1..FEW_TEST_QUERIES-1 test queries (a split with none reads n/a instead)."""
+    return 0 < data["n_test"].get(split, FEW_TEST_QUERIES) < FEW_TEST_QUERIES
 
 
 def data_warnings(data: dict[str, Any], methods: Iterable[str], ks: Iterable[int]) -> list[str]:
@@ -39,9 +39,9 @@ def data_warnings(data: dict[str, Any], methods: Iterable[str], ks: Iterable[int
     for split, n in data["n_test"].items():
         if n == 0:
             notes.append(f"no {split} test queries: the {split} column stays empty")
-        elif n < FEW_QUERIES:
+        elif n < FEW_TEST_QUERIES:
             notes.append(
-                f"only {n} {split} test queries (< {FEW_QUERIES}): one query moves the {split} column by "
+                f"only {n} {split} test queries (< {FEW_TEST_QUERIES}): one query moves the {split} column by "
                 f"{1 / n:.2f}, too few to read; marked {FEW} in results.md"
             )
     whole = [k for k in ks if whole_catalogue(k, data)]

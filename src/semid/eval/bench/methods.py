@@ -201,12 +201,13 @@ def _decode(
         batch = inputs[start : start + DECODE_BATCH]
         res = retriever.generate(batch, beam=beam, constrained=True)
         rows = slice(start, start + DECODE_BATCH)
-        lists = [r.item_ids for r in retriever.expand(res, everything)]  # a batch at a time: SIDs can be large
+        # a batch at a time, SIDs can be large; both orders from one pass over the beams' items
+        orders = retriever.expand_ranks(res, everything, ["beam", "exact"] if exact else ["beam"], batch)
+        lists = [r.item_ids for r in orders["beam"]]
         retrieved.append(items_retrieved(data.drop_seen(lists, rows)))
         run.extend(data.finish(lists, rows))
         if exact:
-            exact_lists = [r.item_ids for r in retriever.expand(res, everything, "exact", batch)]
-            exact_run.extend(data.finish(exact_lists, rows))
+            exact_run.extend(data.finish([r.item_ids for r in orders["exact"]], rows))
         free = retriever.generate(batch, beam=beam, constrained=False)
         for r in retriever.expand(free, 1):
             generated.append(r.n_sids_generated)

@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from semid.eval.bench.checks import FEW, FEW_QUERIES, WHOLE_CATALOGUE, too_few, whole_catalogue
+from semid.eval.bench.checks import FEW, WHOLE_CATALOGUE, too_few, whole_catalogue
 from semid.eval.bench.config import GENERATIVE, is_generative
+from semid.eval.metrics import FEW_TEST_QUERIES
 from semid.files import write_text_atomic
 from semid.reporting import NOT_AVAILABLE
 
@@ -152,7 +153,7 @@ class BenchResults:
             )
         few = [f"{s} {d['n_test'][s]}" for s, _ in TABLE_COLUMNS if s != "all" and too_few(s, d)]
         if few:
-            notes.append(f"{FEW} fewer than {FEW_QUERIES} test queries ({', '.join(few)}): too few to read.")
+            notes.append(f"{FEW} fewer than {FEW_TEST_QUERIES} test queries ({', '.join(few)}): too few to read.")
         for method, seeds in self.failed.items():
             in_row = None if method in self.methods else next(iter(seeds.values()))  # the failed row's reason
             notes += [f"{method} {seed} failed: {_escape(why)}" for seed, why in seeds.items() if why != in_row]

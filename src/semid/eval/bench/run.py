@@ -98,32 +98,42 @@ def _data_summary(data: BenchData) -> dict[str, Any]:
 
 
 BEFORE_THE_SETTING = {"lr_schedule": "constant"}  # what runs did before a setting existed, where not the default
+BUDGET_FILE = "bench_config.json"  # the budget a bench folder was made with (every setting but the LOOSE ones)
 LOOSE = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}  # may differ between reruns
+
+
+def recorded_budget(out: Path) -> dict[str, Any] | None:
+    """The budget the bench in `out` recorded (its BUDGET_FILE), read as today's settings: a folder written
+    before --dataset took a folder, or before a setting existed, as what its runs did. None where no bench
+    has run."""
+    path = out / BUDGET_FILE
+    if not path.exists():
+        return None
+    theirs = json.loads(path.read_text(encoding="utf-8"))
+    if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
+        theirs["dataset"] = theirs["data_dir"]
+    theirs.pop("data_dir", None)
+    # a setting added since that folder was written: it had the default of its day
+    defaults = {k: v for k, v in {**asdict(BenchConfig()), **BEFORE_THE_SETTING}.items() if k not in LOOSE}
+    return {**{k: v for k, v in defaults.items() if k not in theirs}, **theirs}
 
 
 def _check_same_budget(cfg: BenchConfig, out: Path) -> None:
     """Resuming must not mix budgets: everything but the method list, seed count and display options
     must match the run that wrote `out` first."""
     mine = {k: v for k, v in asdict(cfg).items() if k not in LOOSE}
-    path = out / "bench_config.json"
-    if path.exists():
-        theirs = json.loads(path.read_text(encoding="utf-8"))
-        if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
-            theirs["dataset"] = theirs["data_dir"]
-        theirs.pop("data_dir", None)
-        # a setting added since that folder was written: it had the default of its day
-        defaults = {**asdict(BenchConfig()), **BEFORE_THE_SETTING}
-        theirs = {**{k: defaults[k] for k in mine if k not in theirs}, **theirs}
+    theirs = recorded_budget(out)
+    if theirs is not None:
         diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         if diff:
             raise DataError(
                 f"{out} holds results made with other settings ({', '.join(diff)}); use a new --out",
-                source=str(path),
+                source=str(out / BUDGET_FILE),
             )
 
 
 def _record_budget(cfg: BenchConfig, out: Path) -> None:
-    path = out / "bench_config.json"
+    path = out / BUDGET_FILE
     if not path.exists():
         mine = {k: v for k, v in asdict(cfg).items() if k not in LOOSE}
         path.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
