@@ -19,10 +19,11 @@ def test_train_defaults_are_the_config_defaults():
 
     got, train = defaults("train"), TrainConfig()
     names = ("epochs", "patience", "batch_size", "lr", "lr_schedule", "max_train_records", "eval_queries", "seed")
-    for name in (*names, "device"):
+    for name in (*names, "device", "finetune_lr"):
         assert got[name] == getattr(train, name), name
     assert got["no_index_pairs"] == (not train.index_pairs)
     assert got["d_model"] == SIDModelConfig.d_model and got["decoder_layers"] == SIDModelConfig.decoder_layers
+    assert got["finetune_layers"] == SIDModelConfig.finetune_layers
 
 
 def test_serve_embed_prepare_and_tokenize_defaults_are_the_library_defaults():
@@ -64,6 +65,7 @@ def test_bench_config_spells_out_the_training_defaults():
     from semid.retrieve.train import TrainConfig
 
     assert (BenchConfig.batch_size, BenchConfig.lr) == (TrainConfig.batch_size, TrainConfig.lr)
+    assert BenchConfig.finetune_lr == TrainConfig.finetune_lr
 
 
 def test_export_defaults_are_the_config_defaults():

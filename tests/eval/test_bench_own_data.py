@@ -125,6 +125,33 @@ def test_a_folder_benched_with_the_old_data_dir_spelling_resumes(imported, tmp_p
     assert res.exit_code == 0, res.output
 
 
+def test_a_folder_benched_before_finetune_layers_existed_resumes_with_minilm_frozen(imported, tmp_path):
+    root, _ = imported
+    args = ["bench", "--dataset", str(root / "headlines"), "--methods", "popularity", "--out", str(tmp_path)]
+    assert runner.invoke(app, args).exit_code == 0
+    config = json.loads((tmp_path / "bench_config.json").read_text())
+    del config["finetune_layers"], config["finetune_lr"]  # as written before the settings existed
+    (tmp_path / "bench_config.json").write_text(json.dumps(config))
+    assert runner.invoke(app, args).exit_code == 0
+    refused = runner.invoke(app, [*args, "--finetune-layers", "1"])
+    assert refused.exit_code == 2 and "finetune_layers" in refused.output
+
+
+def test_fine_tuning_minilm_on_history_data_is_refused_before_the_work(imported, tmp_path):
+    root, _ = imported
+    clicks = [
+        {"query_id": f"h{k}", "split": ["train", "valid", "test"][k % 3], "history": [f"a{k}"], "target": f"a{k + 1}"}
+        for k in range(30)
+    ]
+    res = data_import(root / "items.jsonl", write_jsonl(tmp_path / "clicks.jsonl", clicks), tmp_path / "clicks")
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["embed", str(tmp_path / "clicks")]).exit_code == 0
+    args = ["bench", "--dataset", str(tmp_path / "clicks"), "--methods", "popularity", "--out", str(tmp_path / "out")]
+    refused = runner.invoke(app, [*args, "--finetune-layers", "1"])
+    assert refused.exit_code == 2 and "--finetune-layers" in refused.output and "histories" in refused.output
+    assert not (tmp_path / "out" / "bench_config.json").exists()
+
+
 def test_a_folder_benched_before_lr_schedule_existed_ran_a_constant_rate(imported, tmp_path):
     root, _ = imported
     args = ["bench", "--dataset", str(root / "headlines"), "--methods", "popularity", "--out", str(tmp_path)]

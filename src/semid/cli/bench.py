@@ -10,7 +10,16 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from semid.cli.common import DEVICE_HELP, LR_SCHEDULE_HELP, console, int_list, print_diagnostics, warnings_shown
+from semid.cli.common import (
+    DEVICE_HELP,
+    FINETUNE_LAYERS_HELP,
+    FINETUNE_LR_HELP,
+    LR_SCHEDULE_HELP,
+    console,
+    int_list,
+    print_diagnostics,
+    warnings_shown,
+)
 from semid.demo import DemoConfig
 from semid.eval.bench.config import BenchConfig
 
@@ -49,6 +58,8 @@ def bench(
     d_model: int = typer.Option(BENCH.d_model, help="retriever width"),
     layers: int = typer.Option(BENCH.layers, help="encoder layers: minilm's history encoder (0: none); t5 needs >= 1"),
     decoder_layers: int = typer.Option(BENCH.decoder_layers, help="decoder layers"),
+    finetune_layers: int = typer.Option(BENCH.finetune_layers, help=FINETUNE_LAYERS_HELP),
+    finetune_lr: float = typer.Option(BENCH.finetune_lr, help=FINETUNE_LR_HELP),
     lr: float = typer.Option(BENCH.lr, help="learning rate"),
     lr_schedule: str = typer.Option(BENCH.lr_schedule, help=LR_SCHEDULE_HELP),
     batch_size: int = typer.Option(BENCH.batch_size, help="training pairs per step"),
@@ -82,8 +93,10 @@ def bench(
         d_model=d_model,
         layers=layers,
         decoder_layers=decoder_layers,
+        finetune_layers=finetune_layers,
         lr=lr,
         lr_schedule=lr_schedule,
+        finetune_lr=finetune_lr,
         batch_size=batch_size,
         beam=beam,
         device=device,

@@ -22,6 +22,11 @@ from semid.errors import SemidError, SemidWarning
 console = Console(stderr=True)
 DEVICE_HELP = "cpu or cuda (default: cuda if available)"
 LR_SCHEDULE_HELP = "after warm-up: cosine (decays to 0 at the last epoch) or constant"
+FINETUNE_LAYERS_HELP = (
+    "minilm, text queries: also train MiniLM's top N layers (0..6); the bottom layers stay frozen and run once "
+    "per text (0: MiniLM frozen, each query its cached vector)"
+)
+FINETUNE_LR_HELP = "learning rate of the fine-tuned MiniLM layers (--finetune-layers)"
 
 
 def guarded(command: Callable[..., None]) -> Callable[..., None]:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.markup import escape
 
-from semid.cli.common import DEVICE_HELP, LR_SCHEDULE_HELP, console, no_hf_progress_bars
+from semid.cli.common import (
+    DEVICE_HELP,
+    FINETUNE_LAYERS_HELP,
+    FINETUNE_LR_HELP,
+    LR_SCHEDULE_HELP,
+    console,
+    no_hf_progress_bars,
+)
 from semid.errors import SemidError
 
 if TYPE_CHECKING:
@@ -35,6 +42,8 @@ def train(
     d_model: int = typer.Option(128, help="model width"),
     layers: int | None = typer.Option(None, help="encoder layers (default: t5 4; minilm's history encoder 0)"),
     decoder_layers: int = typer.Option(2, help="decoder layers"),
+    finetune_layers: int = typer.Option(0, help=FINETUNE_LAYERS_HELP),
+    finetune_lr: float = typer.Option(1e-4, help=FINETUNE_LR_HELP),
     max_train_records: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
     eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
     pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
@@ -58,13 +67,16 @@ def train(
         num_decoder_layers=decoder_layers,
         pretrained=pretrained,
     )
-    minilm = SIDModelConfig(d_model=d_model, encoder_layers=layers or 0, decoder_layers=decoder_layers)
+    minilm = SIDModelConfig(
+        d_model=d_model, encoder_layers=layers or 0, decoder_layers=decoder_layers, finetune_layers=finetune_layers
+    )
     cfg = TrainConfig(
         epochs=epochs,
         patience=patience,
         batch_size=batch_size,
         lr=lr,
         lr_schedule=lr_schedule,
+        finetune_lr=finetune_lr,
         index_pairs=not no_index_pairs,
         max_train_records=max_train_records,
         eval_queries=eval_queries,

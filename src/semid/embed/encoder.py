@@ -98,9 +98,15 @@ class TextEncoder:
             self._model = SentenceTransformer(str(self.model_path), device=self.config.device)
         return self._model
 
+    def sentence_transformer(self) -> Any:
+        """The loaded sentence-transformers model (e.g. to run or copy some of its layers)."""
+        return self._load()
+
     @property
     def dim(self) -> int:
-        return int(self._load().get_sentence_embedding_dimension())
+        model = self._load()
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension  # renamed
+        return int(dimension())
 
     def cache_path(self, texts: list[str]) -> Path:
         key = f"{_model_fingerprint(self.model_path)}-{int(self.config.normalize)}-{texts_key(texts)}"

@@ -1,7 +1,8 @@
 """The retriever's two backbones behind one interface: what the Retriever, training and serving call.
 
-- ``minilm`` (default): semid.retrieve.sid_model — frozen MiniLM query vectors (text) or the items' content
-  vectors and SID tokens (history), and a small SID decoder. Learns in CPU-minutes.
+- ``minilm`` (default): semid.retrieve.sid_model — frozen MiniLM query vectors (text; or with
+  ``finetune_layers`` MiniLM's top layers trained over its frozen bottom layers' cached token states) or the
+  items' content vectors and SID tokens (history), and a small SID decoder. Learns in CPU-minutes.
 - ``t5``: a T5 encoder-decoder trained from scratch or from a local checkpoint (semid.retrieve.t5_backbone).
 
 A backbone turns raw queries or histories into per-example inputs (``encode``), batches them with target
@@ -16,16 +17,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import pyarrow.compute as pc
 import torch
 from safetensors.torch import load_file, save_file
 
-from semid.codes import PAD
+from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
-from semid.files import TABLE_DIR
 from semid.retrieve.beam import StepFn
+from semid.retrieve.query_layers import BottomLayers, TopLayers, frozen_top, pad_states, trainable_top
 from semid.retrieve.sid_decode import sid_step_fn
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig
+from semid.retrieve.table_fit import check_table_fits
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 
@@ -55,45 +56,6 @@ class Backbone(Protocol):
     def save(self, folder: Path) -> None: ...
 
 
-def check_table_fits(vocab: SIDVocab, model_table: SIDTable, table: SIDTable) -> None:
-    """DataError unless a model with `vocab`, trained to generate `model_table`'s SIDs, can stand for `table`:
-    the same codebook sizes (the SID tokens' layout in the vocabulary, hence also the dedup layer's size and
-    the longest code a table can hold), and every item both tables hold on the same SID: the model's output
-    rows lead to its items' codes, so a table from another tokenizer fit (same sizes, other codes) would
-    send every query to the wrong items."""
-    if list(table.codebook_sizes) != list(vocab.codebook_sizes):
-        raise DataError(
-            f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
-            f"{list(vocab.codebook_sizes)}",
-            source=TABLE_DIR,
-        )
-    if table is model_table:
-        return
-    old_rows = pc.index_in(table.item_ids.cast(model_table.item_ids.type), value_set=model_table.item_ids)
-    old_row = old_rows.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    shared = np.flatnonzero(old_row >= 0)
-    width = len(vocab.codebook_sizes)
-    before, after = _padded_codes(model_table, width)[old_row[shared]], _padded_codes(table, width)[shared]
-    moved = np.flatnonzero((before != after).any(axis=1))
-    if moved.size:
-        first = int(moved[0])
-        item = table.item_ids[int(shared[first])].as_py()
-        was, now = ([int(c) for c in row if c != PAD] for row in (before[first], after[first]))
-        raise DataError(
-            f"{moved.size} of the {shared.size} items the model's SID table shares with the new one have another "
-            f"SID there (item {item!r}: {was} -> {now}): the model generates the SIDs it was trained on; a table "
-            "from another tokenizer fit needs `semid train` again (`semid assign` adds items and leaves the "
-            "others' SIDs as they were)",
-            source=TABLE_DIR,
-        )
-
-
-def _padded_codes(table: SIDTable, width: int) -> np.ndarray:
-    """[items, width]: each item's code, PAD past its length."""
-    codes = table.item_codes().codes
-    return np.pad(codes, ((0, 0), (0, width - codes.shape[1])), constant_values=PAD)
-
-
 def _check_queries(queries: list[str]) -> None:
     for i, q in enumerate(queries):
         if not isinstance(q, str) or not q.strip():
@@ -110,6 +72,8 @@ class MiniLMBackbone:
         self.model, self.table, self.encoder_name = model, table, encoder
         self.input_kind, self.vocab = model.input_kind, SIDVocab(0, model.vocab.codebook_sizes)
         self._text_encoder = text_encoder  # loaded on first use
+        self._bottom: BottomLayers | None = None  # finetune_layers: the text encoder's frozen bottom layers
+        self._frozen_top: TopLayers | None = None  # and its own (frozen) top layers, for rank "exact"
         self.stored_vectors: tuple[list[str], torch.Tensor] | None = None  # the training catalogue's
         self.added_vectors: tuple[list[str], torch.Tensor] | None = None  # items added after training
         self._item_matrix: np.ndarray | None = None
@@ -166,27 +130,50 @@ class MiniLMBackbone:
         return self._item_matrix
 
     def query_vectors(self, inputs: list[Any]) -> np.ndarray:
-        """[B, dim]: the model's query vector per input (text: the query's MiniLM vector; history: the last
-        item's vector plus the model's learned correction), in the space of `item_matrix`."""
+        """[B, dim]: the query vector per input that rank "exact" compares with `item_matrix`: text, the
+        query's frozen MiniLM vector (also with ``finetune_layers``: the item vectors come from the frozen
+        encoder, and so stay in its space); history, the last item's vector plus the model's learned correction."""
         with torch.no_grad():
-            _, _, query = self.model.encode(self.input_tensor(inputs, self.model.out_rows.device))
+            n_top = self.model.cfg.finetune_layers
+            if n_top:
+                if self._frozen_top is None:
+                    self._frozen_top = frozen_top(self.text_encoder().sentence_transformer(), n_top)
+                device = next(self._frozen_top.parameters()).device
+                return self._frozen_top(*pad_states(inputs, device)).float().cpu().numpy()
+            _, _, query = self.model.encode(*self.model_inputs(inputs, self.model.out_rows.device))
         return query.float().cpu().numpy()
+
+    def text_encoder(self) -> TextEncoder:
+        """The frozen text encoder (semid.embed.TextEncoder), loaded on first use."""
+        if self._text_encoder is None:
+            self._text_encoder = TextEncoder(EncoderConfig(model=self.encoder_name, use_cache=False))
+        return self._text_encoder
 
     def embed(self, texts: list[str], cache: bool = False, show_progress: bool = False) -> np.ndarray:
         """Texts -> frozen MiniLM vectors; ``cache``: through semid's on-disk vector cache (training data)."""
-        from semid.embed.encoder import EncoderConfig, TextEncoder
+        encoder = self.text_encoder()
+        encoder.config.use_cache = cache
+        return np.asarray(encoder.encode(list(texts), show_progress=show_progress))
 
-        if self._text_encoder is None:
-            self._text_encoder = TextEncoder(EncoderConfig(model=self.encoder_name, use_cache=False))
-        self._text_encoder.config.use_cache = cache
-        return np.asarray(self._text_encoder.encode(list(texts), show_progress=show_progress))
+    def text_inputs(self, texts: list[str], cache: bool = False, show_progress: bool = False) -> list[Any]:
+        """Per text, the model's input: its frozen MiniLM vector (``cache``: see `embed`), or with
+        ``finetune_layers`` its token states after the frozen bottom layers, computed here once per text (for
+        training data: before the first epoch, kept in memory)."""
+        if not self.model.cfg.finetune_layers:
+            return list(self.embed(texts, cache=cache, show_progress=show_progress))
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"text {i} is empty; every item and query needs non-empty text")
+        if self._bottom is None:
+            self._bottom = BottomLayers(self.text_encoder().sentence_transformer(), self.model.cfg.finetune_layers)
+        return self._bottom(list(texts), show_progress=show_progress)
 
     def encode(self, queries: list[str] | None, histories: list[list[str]] | None) -> list[Any]:
         if queries is not None:
             if self.input_kind != "text":
                 raise DataError("this retriever was trained on histories; pass histories, not query text")
             _check_queries(queries)
-            return list(self.embed(queries))
+            return self.text_inputs(queries)
         if self.input_kind != "history":
             raise DataError("this retriever was trained on query text; pass queries, not histories")
         assert histories is not None
@@ -200,24 +187,29 @@ class MiniLMBackbone:
     def loss_module(self) -> torch.nn.Module:
         return self.model
 
-    def input_tensor(self, inputs: list[Any], device: torch.device) -> torch.Tensor:
+    def model_inputs(self, inputs: list[Any], device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(inputs, token mask or None) as `SIDModel.encode` takes them."""
+        if self.input_kind == "text" and self.model.cfg.finetune_layers:
+            return pad_states(inputs, device)
         if self.input_kind == "text":
-            return torch.from_numpy(np.stack(inputs).astype(np.float32)).to(device)
+            return torch.from_numpy(np.stack(inputs).astype(np.float32)).to(device), None
         width = max(len(r) for r in inputs)
         rows = np.full((len(inputs), width), -1, dtype=np.int64)
         for i, r in enumerate(inputs):
             rows[i, width - len(r) :] = r  # left padding: the most recent item is always the last position
-        return torch.from_numpy(rows).to(device)
+        return torch.from_numpy(rows).to(device), None
 
     def collate(self, inputs: list[Any], targets: list[list[int]], device: torch.device) -> tuple[torch.Tensor, ...]:
         width = max(len(t) for t in targets)
         tgt = np.full((len(targets), width), -100, dtype=np.int64)
         for i, t in enumerate(targets):
             tgt[i, : len(t)] = t
-        return self.input_tensor(inputs, device), torch.from_numpy(tgt).to(device)
+        x, mask = self.model_inputs(inputs, device)
+        return (x, torch.from_numpy(tgt).to(device)) + ((mask,) if mask is not None else ())
 
     def step_fn(self, inputs: list[Any], beam: int) -> StepFn:
-        return sid_step_fn(self.model, self.input_tensor(inputs, self.model.out_rows.device), beam)
+        x, mask = self.model_inputs(inputs, self.model.out_rows.device)
+        return sid_step_fn(self.model, x, beam, mask)
 
     def with_table(self, table: SIDTable) -> Backbone:
         check_table_fits(self.vocab, self.table, table)
@@ -229,7 +221,10 @@ class MiniLMBackbone:
         return other
 
     def config(self) -> dict[str, Any]:
-        return {"backbone": self.name, "encoder": self.encoder_name, **asdict(self.model.cfg)}
+        cfg = asdict(self.model.cfg)
+        if not cfg["finetune_layers"]:  # as before the option existed: same retriever.json, resumable checkpoints
+            del cfg["finetune_layers"]
+        return {"backbone": self.name, "encoder": self.encoder_name, **cfg}
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -248,12 +243,17 @@ class MiniLMBackbone:
     def load(cls, folder: Path, table: SIDTable, device: str) -> MiniLMBackbone:
         meta = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         cfg = {k: v for k, v in meta["config"].items() if k not in ("backbone", "encoder")}
-        vocab = SIDVocab(0, tuple(table.codebook_sizes))
-        model = SIDModel(SIDModelConfig(**cfg), vocab, int(meta["dim"]), meta["input_kind"], meta.get("n_items", 0))
+        vocab, model_cfg = SIDVocab(0, tuple(table.codebook_sizes)), SIDModelConfig(**cfg)
+        text_encoder, top = None, None
+        if model_cfg.finetune_layers:  # the bundled (or local) encoder's top layers, then the saved fine-tuned weights
+            text_encoder = TextEncoder(EncoderConfig(model=meta["config"]["encoder"], use_cache=False))
+            top = trainable_top(text_encoder.sentence_transformer(), model_cfg.finetune_layers)
+        dim, kind = int(meta["dim"]), meta["input_kind"]
+        model = SIDModel(model_cfg, vocab, dim, kind, meta.get("n_items", 0), query_top=top)
         tensors = load_file(str(folder / "model.safetensors"))
         stored, added = tensors.pop("stored_item_vectors", None), tensors.pop("added_item_vectors", None)
         model.load_state_dict(tensors)
-        backbone = cls(model.to(device).eval(), table, meta["config"]["encoder"])
+        backbone = cls(model.to(device).eval(), table, meta["config"]["encoder"], text_encoder)
         if stored is not None:
             ids = json.loads((folder / "stored_item_ids.json").read_text(encoding="utf-8"))
             backbone.store_item_vectors(ids, stored.numpy())

@@ -18,6 +18,7 @@ from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
 from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone
 from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
+from semid.retrieve.query_layers import FIELD, trainable_top
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
 from semid.retrieve.t5_backbone import T5Backbone
 from semid.retrieve.vocab import SIDVocab
@@ -59,6 +60,7 @@ def build_backbone(
     again."""
     if cfg.backbone not in BACKBONES:
         raise DataError(f"unknown backbone {cfg.backbone!r}; choose from {list(BACKBONES)}", source="backbone")
+    check_finetune_request(cfg, kind)
     if cfg.backbone == "t5":
         text_tok = load_text_tokenizer(cfg.t5.text_tokenizer)
         vocab = SIDVocab(len(text_tok), tuple(table.codebook_sizes))
@@ -67,6 +69,8 @@ def build_backbone(
         raise ValueError(f"max_history must be >= 1, got {cfg.minilm.max_history}")
     vocab = SIDVocab(0, tuple(table.codebook_sizes))
     encoder = TextEncoder(EncoderConfig(model=cfg.encoder))
+    n_top = cfg.minilm.finetune_layers  # checked (0..its layers) before the catalogue is embedded
+    top = trainable_top(encoder.sentence_transformer(), n_top) if n_top else None
     if item_vectors is None:
         vectors = encoder.encode(ds.items["text"].tolist(), show_progress=show_progress)
     elif len(item_vectors) != len(ds.items):
@@ -76,11 +80,31 @@ def build_backbone(
     rows = table.lookup(ds.items["item_id"].tolist())
     codes = table.item_codes()
     mine = Codes(codes.codes[rows], codes.lengths[rows])
-    model = SIDModel(cfg.minilm, vocab, vectors.shape[1], kind, n_items=len(ds.items))
+    if top is not None and encoder.dim != vectors.shape[1]:
+        raise DataError(
+            f"{FIELD}: the text encoder's {encoder.dim}-d query vectors cannot be ranked against "
+            f"{vectors.shape[1]}-d item vectors",
+            source="finetune_layers",
+        )
+    model = SIDModel(cfg.minilm, vocab, vectors.shape[1], kind, n_items=len(ds.items), query_top=top)
     model.init_output_rows(additive_code_vectors(mine, vectors, vocab))
     backbone = MiniLMBackbone(model.to(device), table, cfg.encoder, encoder)
     backbone.store_item_vectors(ds.items["item_id"].tolist(), vectors)  # history inputs; exact ranking
     return backbone
+
+
+def check_finetune_request(cfg: BuildConfig, kind: str) -> None:
+    """Fine-tuning the text encoder's top layers needs the minilm backbone and text queries."""
+    n = cfg.minilm.finetune_layers
+    if n < 0:
+        raise ValueError(f"{FIELD} must be >= 0, got {n}")
+    if n and cfg.backbone != "minilm":
+        raise DataError(f"{FIELD} applies to the minilm backbone, not {cfg.backbone}", source="finetune_layers")
+    if n and kind != "text":
+        raise DataError(
+            f"{FIELD} trains the query text encoder; this dataset's queries are histories (use 0)",
+            source="finetune_layers",
+        )
 
 
 def record_inputs(backbone: Backbone, records: Any, show_progress: bool = False) -> list[Any]:
@@ -88,8 +112,8 @@ def record_inputs(backbone: Backbone, records: Any, show_progress: bool = False)
     if backbone.input_kind == "history":
         return backbone.encode(None, [list(h) for h in records["history"]])
     texts = records["query"].tolist()
-    if isinstance(backbone, MiniLMBackbone):  # training data: embedded once, through the on-disk cache
-        return list(backbone.embed(texts, cache=True, show_progress=show_progress))
+    if isinstance(backbone, MiniLMBackbone):  # training data: encoded once (vectors through the on-disk cache)
+        return backbone.text_inputs(texts, cache=True, show_progress=show_progress)
     return backbone.encode(texts, None)
 
 
@@ -111,7 +135,7 @@ def training_pairs(
         rows = table.lookup(ds.items["item_id"].tolist())
         texts = ds.items["text"].tolist()
         if isinstance(backbone, MiniLMBackbone):
-            inputs += list(backbone.embed(texts, cache=True))
+            inputs += backbone.text_inputs(texts, cache=True)
         else:  # t5: item texts through its own WordPiece input encoder, like the queries
             inputs += backbone.encode(texts, None)
         targets += [sid_tokens[int(r)] for r in rows]

@@ -5,7 +5,9 @@ A retriever artifact is a folder: ``model/`` (the backbone's weights as safetens
 order a query's items (``rank``): "beam" (default), each returned SID expands to its items in popularity order
 until k items are collected, every item carrying its SID's beam score; "exact" (minilm backbone), the beam's
 SIDs are the candidates and the items behind them are ordered by their own vectors' inner product with the
-model's query vector, as an IVF-PQ index refines its coarse candidates with exact distances.
+model's query vector, as an IVF-PQ index refines its coarse candidates with exact distances. For text queries
+that is the frozen MiniLM's vector, also when MiniLM's top layers are fine-tuned (``finetune_layers``): the item
+vectors come from the frozen encoder, and a fine-tuned query vector would leave their space.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Retriever:
 
     def with_table(self, table: SIDTable) -> Retriever:
         """The same model over another SID table (e.g. after `semid assign` added cold-start items); DataError
-        for a table it cannot stand for (`semid.retrieve.backbones.check_table_fits`)."""
+        for a table it cannot stand for (`semid.retrieve.table_fit.check_table_fits`)."""
         return Retriever(self.backbone.with_table(table), table)
 
     @property

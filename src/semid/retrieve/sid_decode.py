@@ -85,12 +85,13 @@ class _CachedLayer:
         return x + self._feed_forward(layer.norm3(x))
 
 
-def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int) -> StepFn:
-    """The beam-search step of `SIDModel` for a batch of inputs (see `SIDModel.encode`), `beam` rows each."""
+def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int, mask: torch.Tensor | None = None) -> StepFn:
+    """The beam-search step of `SIDModel` for a batch of inputs (and token mask; see `SIDModel.encode`),
+    `beam` rows each."""
     if model.training:
         raise ValueError("decoding needs the model in eval mode (dropout off)")
     with torch.no_grad():
-        memory, pad, query = model.encode(inputs)
+        memory, pad, query = model.encode(inputs, mask)
         scale = model.log_scale.exp()
     decoder = model.decoder
     final_norm = decoder.norm if decoder.norm is not None else nn.Identity()

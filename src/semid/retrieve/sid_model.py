@@ -3,7 +3,9 @@
 Design intent (a 2-core CPU must train it in minutes):
 
 - **Text queries** are embedded once by the frozen MiniLM (the same encoder as the item vectors, cached on
-  disk); the pooled vector becomes a few memory tokens for the decoder to attend to.
+  disk); the pooled vector becomes a few memory tokens for the decoder to attend to. With ``finetune_layers``
+  N > 0 the input is the token states after MiniLM's frozen bottom layers, and the model holds a trainable
+  copy of the top N layers that pools them into the query vector (semid.retrieve.query_layers).
 - **Histories** are the user's items, each represented by what semid already has about it (its content
   vector, the embeddings of its SID tokens, its position), through a small transformer encoder.
 - **The decoder** is a small causal transformer over SID tokens. Its output at each step is a vector in the
@@ -41,6 +43,9 @@ class SIDModelConfig:
     init_scale: float = 20.0  # initial inverse temperature of the output scores (unit-length vectors)
     item_embeddings: bool = True  # histories: also a learned embedding per training item (collaborative signal)
     item_dropout: float = 0.1  # training: share of history items shown without their learned embedding
+    # text inputs: train the text encoder's top N layers (and its pooling) with the decoder; 0: it stays frozen
+    # and each query is its cached vector (semid.retrieve.query_layers)
+    finetune_layers: int = 0
 
 
 def additive_code_vectors(codes: Codes, vectors: np.ndarray, vocab: SIDVocab, iters: int = 4) -> np.ndarray:
@@ -88,10 +93,23 @@ class SIDModel(nn.Module):
     item_tokens: torch.Tensor
     allowed: torch.Tensor
 
-    def __init__(self, cfg: SIDModelConfig, vocab: SIDVocab, dim: int, input_kind: str, n_items: int = 0) -> None:
+    def __init__(
+        self,
+        cfg: SIDModelConfig,
+        vocab: SIDVocab,
+        dim: int,
+        input_kind: str,
+        n_items: int = 0,
+        query_top: nn.Module | None = None,
+    ) -> None:
+        """``query_top``: with ``cfg.finetune_layers``, the trainable top layers of the text encoder
+        (`semid.retrieve.query_layers.trainable_top`)."""
         super().__init__()
         if input_kind not in ("text", "history"):
             raise ValueError(f"input_kind must be 'text' or 'history', got {input_kind!r}")
+        if (query_top is not None) != bool(cfg.finetune_layers) or (query_top is not None and input_kind != "text"):
+            raise ValueError("the text encoder's top layers go with finetune_layers > 0 and text inputs only")
+        self.query_top = query_top  # None registers nothing: the state dict stays as without fine-tuning
         self.cfg, self.vocab, self.dim, self.input_kind = cfg, vocab.local(), dim, input_kind
         self.n_items = n_items if cfg.item_embeddings and input_kind == "history" else 0
         d, n_tok, n_layers = cfg.d_model, self.vocab.n_sid_tokens, len(vocab.codebook_sizes)
@@ -148,10 +166,17 @@ class SIDModel(nn.Module):
 
     # --------------------------------------------------------------------------------------------- encode
 
-    def encode(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    def encode(
+        self, inputs: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """(memory [B, S, d], memory padding mask or None, query vector [B, dim]). Text inputs: query vectors
-        [B, dim]; history inputs: table rows [B, H], -1 = padding on the left (most recent last)."""
+        [B, dim], or with ``finetune_layers`` the frozen layers' token states [B, T, H] and their ``mask`` [B, T];
+        history inputs: table rows [B, H], -1 = padding on the left (most recent last)."""
         if self.input_kind == "text":
+            if self.query_top is not None:
+                if mask is None:
+                    raise ValueError("token states need their attention mask")
+                inputs = self.query_top(inputs, mask)
             memory = self.memory(inputs).view(inputs.shape[0], self.cfg.memory_tokens, self.cfg.d_model)
             return memory, None, inputs
         pad = inputs < 0
@@ -194,12 +219,13 @@ class SIDModel(nn.Module):
         logits = logits.masked_fill(~self.allowed[: t + 1][None], float("-inf"))
         return torch.log_softmax(logits.float(), dim=-1)
 
-    def loss(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of target SIDs [B, T] (local ids ending with EOS, -100 = padding)."""
-        memory, pad, query = self.encode(inputs)
+    def loss(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy of target SIDs [B, T] (local ids ending with EOS, -100 = padding); ``mask``: see
+        `encode`."""
+        memory, pad, query = self.encode(inputs, mask)
         prefix = targets[:, :-1].clamp(min=0)
         logp = self.scores(memory, pad, query, prefix)
         return nn.functional.nll_loss(logp.reshape(-1, logp.shape[-1]), targets.reshape(-1), ignore_index=-100)
 
-    def forward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return self.loss(inputs, targets)
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.loss(inputs, targets, mask)

@@ -12,9 +12,10 @@ from typing import Any
 import torch
 
 from semid.errors import MissingResourceError
-from semid.retrieve.backbones import Backbone, check_table_fits
+from semid.retrieve.backbones import Backbone
 from semid.retrieve.beam import StepFn
 from semid.retrieve.model import InputEncoder, ModelConfig, SIDLoss, load_text_tokenizer, pad_batch, sid_logits
+from semid.retrieve.table_fit import check_table_fits
 from semid.retrieve.vocab import SIDVocab
 from semid.sid.table import SIDTable
 

@@ -69,11 +69,13 @@ class BenchConfig:
     d_model: int = 128
     layers: int = 0  # encoder layers: minilm's history encoder (0: none); t5 needs >= 1
     decoder_layers: int = 2
+    finetune_layers: int = 0  # minilm, text queries: train MiniLM's top N layers too (0: frozen, cached vectors)
     epochs: int = 10  # at most; with patience, training stops after that many epochs without a better valid R@10
     patience: int = 0
     batch_size: int = 512  # TrainConfig's (spelled out: importing semid.retrieve would load torch)
     lr: float = 3e-3  # TrainConfig's, likewise
     lr_schedule: str = "cosine"  # TrainConfig's, likewise
+    finetune_lr: float = 1e-4  # TrainConfig's, likewise
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)
@@ -91,6 +93,10 @@ class BenchConfig:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.backbone == "t5" and self.layers < 1:
             raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
+        if self.finetune_layers < 0 or (self.finetune_layers and self.backbone != "minilm"):
+            raise ValueError(
+                f"--finetune-layers must be >= 0, and 0 unless the backbone is minilm; got {self.finetune_layers}"
+            )
         dataset_folder(self.dataset)
 
 

@@ -127,13 +127,19 @@ def _train(
         num_decoder_layers=cfg.decoder_layers,
         num_heads=4,
     )
-    minilm = SIDModelConfig(d_model=cfg.d_model, encoder_layers=cfg.layers, decoder_layers=cfg.decoder_layers)
+    minilm = SIDModelConfig(
+        d_model=cfg.d_model,
+        encoder_layers=cfg.layers,
+        decoder_layers=cfg.decoder_layers,
+        finetune_layers=cfg.finetune_layers,
+    )
     train_cfg = TrainConfig(
         epochs=cfg.epochs,
         patience=cfg.patience,
         batch_size=cfg.batch_size,
         lr=cfg.lr,
         lr_schedule=cfg.lr_schedule,
+        finetune_lr=cfg.finetune_lr,
         seed=seed,
         device=cfg.device,
         eval_queries=1000,
