@@ -82,9 +82,10 @@ def write_bytes_synced(path: str | Path, data: bytes) -> None:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` through a synced temporary file and a rename: a kill leaves either the old
-    file or the new one, never half of one (a resumable run takes an existing file as finished work)."""
+    file or the new one, never half of one (a resumable run takes an existing file as finished work). The
+    temporary file is per process: two writers of one path (a bench and `--report-only` beside it) never share it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     write_bytes_synced(tmp, text.encode("utf-8"))
     os.replace(tmp, path)
 

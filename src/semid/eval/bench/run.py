@@ -52,9 +52,9 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
         done = out / "runs" / method / f"seed{seed}" / "result.json"
         try:
-            if not done.exists() and report_only:
-                continue
             if not done.exists():  # resumable: a finished (method, seed) is kept
+                if report_only:
+                    continue
                 write_text_atomic(done, json.dumps(_run(method, seed, data, cfg, done.parent), indent=2) + "\n")
         except Exception as exc:  # one method's failure must not sink the others' results
             results.failed.setdefault(method, {})[f"seed{seed}"] = _reason(exc)
@@ -141,4 +141,4 @@ def _record_budget(cfg: BenchConfig, out: Path) -> None:
     path = out / BUDGET_FILE
     if not path.exists():
         mine = {k: v for k, v in asdict(cfg).items() if k not in LOOSE}
-        path.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(path, json.dumps(mine, indent=2) + "\n")  # a resume reads it: never half written
