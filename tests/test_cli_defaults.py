@@ -43,6 +43,7 @@ def test_serve_embed_prepare_and_tokenize_defaults_are_the_library_defaults():
     )
     assert serve["max_k"] == ServeConfig.max_k and serve["reload_interval"] == ServeConfig.reload_interval_s
     assert serve["body_timeout"] == ServeConfig.body_timeout_s and serve["rank"] == ServeConfig.rank
+    assert serve["cold_share"] == ServeConfig.cold_share == defaults("retrieve")["cold_share"]
     assert (serve["header_timeout"], serve["keep_alive"], serve["max_connections"]) == (
         limits.header_timeout_s,
         limits.keep_alive_s,
