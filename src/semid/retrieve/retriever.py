@@ -42,7 +42,7 @@ RANKS = ("beam", "exact")  # how a query's items are ordered: by their SID's bea
 @dataclass
 class SearchResult:
     item_ids: list[str]
-    scores: list[float]  # what the items are ordered by: their SID's beam score, or query . item (rank exact)
+    scores: list[float]  # their SID's beam score (a cold slot's item: its prefix's), or query . item (rank exact)
     sids: list[tuple[int, ...]]  # each item's SID
     n_sids_generated: int  # finished beams (valid or not)
     n_hallucinated: int  # finished beams whose SID matches no item (unconstrained mode)
@@ -55,9 +55,9 @@ class Retriever:
     def __init__(self, backbone: Backbone, table: SIDTable, cold: np.ndarray | None = None) -> None:
         """`cold`: which of the table's items the model was never trained on (default: none)."""
         self.backbone, self.table = backbone, table
-        self.cold = np.zeros(table.n_items, dtype=bool) if cold is None else np.asarray(cold, dtype=bool)
-        if self.cold.shape != (table.n_items,):
-            raise ValueError(f"cold must have one flag per table item ({table.n_items}), got {self.cold.shape}")
+        self._cold = np.zeros(table.n_items, dtype=bool) if cold is None else np.asarray(cold, dtype=bool)
+        if self._cold.shape != (table.n_items,):
+            raise ValueError(f"cold must have one flag per table item ({table.n_items}), got {self._cold.shape}")
         self.vocab, self.input_kind = backbone.vocab, backbone.input_kind
         self.model = backbone.model
         self.device = next(self.model.parameters()).device
@@ -69,6 +69,11 @@ class Retriever:
         for a table it cannot stand for (`semid.retrieve.table_fit.check_table_fits`). Its items that the model
         was not trained on are cold (`cold`)."""
         return Retriever(self.backbone.with_table(table), table, cold_after(self.table, self.cold, table))
+
+    @property
+    def cold(self) -> np.ndarray:
+        """[table items] bool: the items the model was never trained on (see semid.retrieve.cold)."""
+        return self._cold
 
     @property
     def ranks(self) -> tuple[str, ...]:
