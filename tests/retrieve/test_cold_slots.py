@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from semid.cold_share import DEFAULT_COLD_SHARE
 from semid.errors import DataError
 from semid.retrieve.cold import COLD_ITEMS, slot_positions
 from semid.retrieve.retriever import Retriever
@@ -157,6 +158,10 @@ def test_search_passes_the_share_on(retrievers, beams):
     for rank in ("beam", "exact"):
         want = grown.expand(res, 20, rank, inputs, cold_share=0.2)
         assert grown.search(QUERIES, k=20, beam=BEAM, rank=rank, cold_share=0.2) == want
+    # unlike expand, search keeps cold slots unless told otherwise: a user who added items finds them
+    default = grown.search(QUERIES, k=60, beam=BEAM)
+    assert default == grown.expand(res, 60, "beam", inputs, cold_share=DEFAULT_COLD_SHARE)
+    assert any(any(r.in_cold_slot) for r in default)
 
 
 def test_the_cold_record_survives_save_and_load(retrievers, tmp_path):

@@ -23,6 +23,7 @@ from semid.cli.common import (
     console,
     no_hf_progress_bars,
 )
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import SemidError
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def retrieve(
         help="order of the items: beam (by their SID's beam score) or exact (the beam's items by query . item "
         "vector; minilm backbone)",
     ),
-    cold_share: float = typer.Option(0.0, help=COLD_SHARE_HELP),
+    cold_share: float = typer.Option(DEFAULT_COLD_SHARE, help=COLD_SHARE_HELP),
     sid_table: Path | None = typer.Option(
         None,
         help="SID table to search instead of the artifact's own (a `semid tokenize` folder after `semid assign`); "
@@ -132,8 +133,6 @@ def retrieve(
 ) -> None:
     """Retrieve items for a query (or a user history) from the CLI: one JSON line per query."""
     no_hf_progress_bars()  # keep stdout to the JSON lines
-    from semid.retrieve.cold import check_cold
-
     check_cold(cold_share)  # before the model loads
     ret = _load(artifact, sid_table)
     search = {"k": k, "beam": beam, "constrained": not unconstrained, "rank": rank, "cold_share": cold_share}
@@ -208,7 +207,9 @@ def serve(
         help="order of the items when a request gives no 'rank': beam (by their SID's beam score) or exact (the "
         "beam's items by query . item vector; minilm backbone)",
     ),
-    cold_share: float = typer.Option(0.0, help=f"{COLD_SHARE_HELP}, when a request gives no 'cold_share'"),
+    cold_share: float = typer.Option(
+        DEFAULT_COLD_SHARE, help=f"{COLD_SHARE_HELP}, when a request gives no 'cold_share'"
+    ),
     sid_table: Path | None = typer.Option(
         None,
         help="SID table to serve and hot-reload (a `semid tokenize` folder after `semid assign`); "

@@ -39,15 +39,6 @@ from semid.retrieve.beam import BeamResult
 from semid.sid.table import SIDTable
 
 COLD_ITEMS = "cold_items.json"
-COLD_ORDERS = ("prefix", "vector")
-
-
-def check_cold(share: float, order: str | None = None) -> None:
-    """ValueError for a cold share outside [0, 1] or an unknown cold order (None: the rank's own)."""
-    if not 0.0 <= share <= 1.0:  # NaN fails it too
-        raise ValueError(f"cold_share must be a number in [0, 1], got {share!r}")
-    if order is not None and order not in COLD_ORDERS:
-        raise ValueError(f"cold_order must be one of {', '.join(COLD_ORDERS)}, got {order!r}")
 
 
 def slot_positions(share: float, k: int) -> np.ndarray:

@@ -26,11 +26,12 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import DataError, MissingResourceError
 from semid.files import TABLE_DIR
 from semid.retrieve.backbones import Backbone, MiniLMBackbone
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
-from semid.retrieve.cold import ColdIndex, check_cold, cold_after, fill_slots, load_cold, save_cold, slot_positions
+from semid.retrieve.cold import ColdIndex, cold_after, fill_slots, load_cold, save_cold, slot_positions
 from semid.retrieve.t5_backbone import T5Backbone
 from semid.sid.table import SIDTable
 from semid.sid.trie import SIDTrie
@@ -240,11 +241,11 @@ class Retriever:
         constrained: bool = True,
         batch_size: int = 64,
         rank: str = "beam",
-        cold_share: float = 0.0,
+        cold_share: float = DEFAULT_COLD_SHARE,
         cold_order: str | None = None,
     ) -> list[SearchResult]:
         """Top-k items for each query (text) or history (item ids, oldest first); `rank`, `cold_share` and
-        `cold_order`: see `expand`."""
+        `cold_order`: see `expand` (unlike it, cold slots by default: DEFAULT_COLD_SHARE)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if rank not in RANKS:

@@ -26,9 +26,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict
 
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import SemidError
 from semid.history_limit import request_warning
-from semid.retrieve.cold import check_cold
 from semid.retrieve.retriever import RANKS, Retriever
 from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
 from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
@@ -50,7 +50,7 @@ class ServeConfig:
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
     rank: str = "beam"  # how items are ordered when a request does not say (Retriever.expand)
-    cold_share: float = 0.0  # the share of cold slots when a request does not say (Retriever.expand)
+    cold_share: float = DEFAULT_COLD_SHARE  # the share of cold slots when a request does not say (Retriever.expand)
 
 
 class SearchRequest(BaseModel):
