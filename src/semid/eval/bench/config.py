@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from semid.errors import DataError
+from semid.finetune_rule import check_finetune_request
 
 BASELINES = ("bm25", "dense", "popularity", "sasrec")
 # generative method -> (tokenizer method, tokenizer options, TIGER dedup token)
@@ -93,10 +94,7 @@ class BenchConfig:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.backbone == "t5" and self.layers < 1:
             raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
-        if self.finetune_layers < 0 or (self.finetune_layers and self.backbone != "minilm"):
-            raise ValueError(
-                f"--finetune-layers must be >= 0, and 0 unless the backbone is minilm; got {self.finetune_layers}"
-            )
+        check_finetune_request(self.finetune_layers, self.backbone)  # the queries' kind: once the data is read
         dataset_folder(self.dataset)
 
 

@@ -17,6 +17,7 @@ from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
 from semid.eval.metrics import KS
 from semid.files import write_text_atomic
+from semid.finetune_rule import check_finetune_request
 
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) -> BenchResults:
@@ -35,11 +36,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     out.mkdir(parents=True, exist_ok=True)
     _check_same_budget(cfg, out)
     data = prepare_bench_data(cfg, out)
-    if cfg.finetune_layers and data.input_kind != "text":
-        raise DataError(
-            f"--finetune-layers trains the query text encoder; the {data.ds.name} queries are histories",
-            source="finetune_layers",
-        )
+    check_finetune_request(cfg.finetune_layers, cfg.backbone, data.input_kind, data.ds.name)
     _record_budget(cfg, out)  # only once the data holds up, so a refused setting never sticks to `out`
     methods = [m for m in cfg.methods if not (m == "sasrec" and data.input_kind == "text" and _all(cfg))]
     summary = _data_summary(data)
