@@ -11,7 +11,7 @@ from typing import Any
 
 from semid.errors import DataError, SemidWarning
 from semid.eval.bench.checks import data_warnings
-from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, is_generative
+from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, current_names, is_generative
 from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
@@ -106,12 +106,12 @@ LOOSE = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}  # may
 
 def recorded_budget(out: Path) -> dict[str, Any] | None:
     """The budget the bench in `out` recorded (its BUDGET_FILE), read as today's settings: a folder written
-    before --dataset took a folder, or before a setting existed, as what its runs did. None where no bench
-    has run."""
+    before --dataset took a folder, before a setting existed or was renamed, as what its runs did. None where
+    no bench has run."""
     path = out / BUDGET_FILE
     if not path.exists():
         return None
-    theirs = json.loads(path.read_text(encoding="utf-8"))
+    theirs = current_names(json.loads(path.read_text(encoding="utf-8")))
     if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
         theirs["dataset"] = theirs["data_dir"]
     theirs.pop("data_dir", None)
