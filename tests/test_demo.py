@@ -124,3 +124,16 @@ def test_a_kill_between_the_two_renames_is_undone(tmp_path, monkeypatch):
     assert not (tmp_path / ".dst.old").exists() and not (tmp_path / ".dst.new").exists()
     replace_folder(tmp_path / "new", tmp_path / "dst")
     assert (tmp_path / "dst" / "f").read_text() == "new" and not (tmp_path / ".dst.old").exists()
+
+
+def test_the_old_train_queries_spelling_still_caps_the_training_records_with_a_warning(tmp_path, stubbed, monkeypatch):
+    seen = []
+    stub = semid.eval.bench.run_bench
+    monkeypatch.setattr(
+        semid.eval.bench, "run_bench", lambda cfg, out: seen.append(cfg.max_train_records) or stub(cfg, out)
+    )
+    old = demo(tmp_path, "--train-queries", "7")
+    assert old.exit_code == 0 and "--train-queries is deprecated; use --max-train-records" in old.output
+    assert demo(tmp_path, "--max-train-records", "7").exit_code == 0 and seen == [7, 7]
+    both = demo(tmp_path, "--train-queries", "7", "--max-train-records", "7")
+    assert both.exit_code == 2 and seen == [7, 7]

@@ -36,7 +36,7 @@ REPLACED = ("retriever", "rq_kmeans")  # the folders of `out` a rerun replaces
 class DemoConfig:
     dataset: str = "movielens"  # a bundled dataset (semid.data.prepare_dataset)
     codebook_sizes: list[int] = field(default_factory=lambda: [256, 256, 256])  # RQ-KMeans codes per layer
-    train_queries: int | None = None  # seeded sample of training records (None: all)
+    max_train_records: int | None = None  # seeded sample of the training records (None: all)
     epochs: int = 6  # retriever epochs, cosine decay (the best valid R@10 kept); fits the 10-minute budget
     overwrite: bool = False  # replace a retriever or SID table in the folder that no demo wrote
     collaborative: bool = True  # click logs: SIDs on content + collaborative vectors (semid.embed.collaborative)
@@ -106,7 +106,7 @@ def run_demo(out: str | Path, cfg: DemoConfig | None = None, log: DemoLog | None
         dataset=str(data_dir),
         methods=["popularity", "bm25", "dense", *sequential, "rq_kmeans"],
         seeds=1,
-        max_train_queries=cfg.train_queries,
+        max_train_records=cfg.max_train_records,
         codebook_sizes=sizes,
         collaborative=joined is not None,
         epochs=cfg.epochs,

@@ -115,6 +115,16 @@ def test_mean_ci_and_bad_method():
     assert res.exit_code == 2 and "unknown method(s) ['nope']" in res.output
 
 
+@pytest.mark.parametrize(
+    "setting", [["--backbone", "t5", "--layers", "1", "--finetune-layers", "1"], ["--finetune-layers", "-1"]]
+)
+def test_fine_tuning_outside_minilm_or_below_zero_is_refused_before_anything_is_written(setting, tmp_path):
+    res = runner.invoke(app, ["bench", "--out", str(tmp_path / "out"), "--methods", "bm25", *setting])
+    assert res.exit_code == 2 and "--finetune-layers" in res.output
+    assert ("minilm backbone" if "t5" in setting else ">= 0") in res.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_markdown_bolds_the_best_and_the_lowest_hallucination():
     def run(r10, hallu):
         return {"splits": {"all": {"recall@10": r10, "hallucination": hallu}}}

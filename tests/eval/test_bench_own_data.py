@@ -162,3 +162,25 @@ def test_a_folder_benched_before_lr_schedule_existed_ran_a_constant_rate(importe
     assert runner.invoke(app, [*args, "--lr-schedule", "constant"]).exit_code == 0
     refused = runner.invoke(app, args)  # today's default, cosine, is another budget
     assert refused.exit_code == 2 and "lr_schedule" in refused.output
+
+
+def test_a_folder_benched_with_the_old_max_train_queries_name_resumes_with_the_same_budget(imported, tmp_path):
+    from dataclasses import asdict
+
+    from semid.eval.bench import BenchConfig
+    from semid.eval.bench.run import LOOSE, recorded_budget
+
+    root, _ = imported
+    args = ["bench", "--dataset", str(root / "headlines"), "--methods", "popularity", "--out", str(tmp_path)]
+    assert runner.invoke(app, [*args, "--max-train-records", "20"]).exit_code == 0
+    config = json.loads((tmp_path / "bench_config.json").read_text())
+    config["max_train_queries"] = config.pop("max_train_records")  # as written before the rename
+    (tmp_path / "bench_config.json").write_text(json.dumps(config))
+    budget = asdict(BenchConfig(dataset=str(root / "headlines"), max_train_records=20))
+    assert recorded_budget(tmp_path) == {k: v for k, v in budget.items() if k not in LOOSE}
+    assert runner.invoke(app, [*args, "--max-train-records", "20"]).exit_code == 0
+    old = runner.invoke(app, [*args, "--max-train-queries", "20"])  # users' scripts: the old flag still works
+    assert old.exit_code == 0 and "--max-train-queries is deprecated; use --max-train-records" in old.output
+    other = runner.invoke(app, [*args, "--max-train-records", "10"])
+    assert other.exit_code == 2 and "other settings (max_train_records)" in other.output
+    assert "max_train_queries" in (tmp_path / "bench_config.json").read_text()  # the folder's record is kept as is

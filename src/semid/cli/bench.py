@@ -15,9 +15,11 @@ from semid.cli.common import (
     FINETUNE_LAYERS_HELP,
     FINETUNE_LR_HELP,
     LR_SCHEDULE_HELP,
+    MAX_TRAIN_RECORDS_HELP,
     console,
     int_list,
     print_diagnostics,
+    renamed_option,
     warnings_shown,
 )
 from semid.demo import DemoConfig
@@ -42,7 +44,8 @@ def bench(
     seeds: int = typer.Option(BENCH.seeds, help="seeds per generative method"),
     data_dir: Path | None = typer.Option(None, hidden=True, help="deprecated: --dataset DIR"),
     max_items: int | None = typer.Option(BENCH.max_items, help="seeded catalogue subset"),
-    max_train_queries: int | None = typer.Option(BENCH.max_train_queries, help="seeded cap on training records"),
+    max_train_records: int | None = typer.Option(BENCH.max_train_records, help=MAX_TRAIN_RECORDS_HELP),
+    max_train_queries: int | None = typer.Option(None, hidden=True, help="deprecated: --max-train-records"),
     max_test_queries: int = typer.Option(
         BENCH.max_test_queries, help="seeded sample of test queries (cold ones all kept)"
     ),
@@ -81,7 +84,9 @@ def bench(
         methods=parse_methods(methods),
         seeds=seeds,
         max_items=max_items,
-        max_train_queries=max_train_queries,
+        max_train_records=renamed_option(
+            "--max-train-queries", "--max-train-records", max_train_queries, max_train_records
+        ),
         max_test_queries=max_test_queries,
         cold_fraction=cold_fraction,
         codebook_sizes=int_list(codebook_sizes),
@@ -129,9 +134,8 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="output folder"),
     dataset: str = typer.Option(DEMO.dataset, help="bundled dataset"),
     codebook_sizes: str = typer.Option(_sizes(DEMO.codebook_sizes), help="RQ-KMeans codes per layer"),
-    train_queries: int | None = typer.Option(
-        DEMO.train_queries, help="seeded sample of training records (default: all)"
-    ),
+    max_train_records: int | None = typer.Option(DEMO.max_train_records, help=MAX_TRAIN_RECORDS_HELP),
+    train_queries: int | None = typer.Option(None, hidden=True, help="deprecated: --max-train-records"),
     epochs: int = typer.Option(DEMO.epochs, help="retriever epochs (cosine decay; the best valid Recall@10 kept)"),
     overwrite: bool = typer.Option(DEMO.overwrite, help="replace a retriever or SID table in --out that no demo wrote"),
     collaborative: bool = typer.Option(
@@ -144,7 +148,8 @@ def demo(
     by `semid assign`) only with --overwrite. The previous retriever stays loadable until the new one is in."""
     from semid.demo import run_demo
 
-    cfg = DemoConfig(dataset, int_list(codebook_sizes), train_queries, epochs, overwrite, collaborative)
+    records = renamed_option("--train-queries", "--max-train-records", train_queries, max_train_records)
+    cfg = DemoConfig(dataset, int_list(codebook_sizes), records, epochs, overwrite, collaborative)
     res = run_demo(out, cfg, _ConsoleLog())
     print(res.bench.to_markdown())
     console.print(json.dumps(res.outputs))

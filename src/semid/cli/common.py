@@ -27,6 +27,18 @@ FINETUNE_LAYERS_HELP = (
     "per text (0: MiniLM frozen, each query its cached vector)"
 )
 FINETUNE_LR_HELP = "learning rate of the fine-tuned MiniLM layers (--finetune-layers)"
+MAX_TRAIN_RECORDS_HELP = "seeded sample of the training records (default: all)"
+
+
+def renamed_option(old: str, new: str, old_value: int | None, value: int | None) -> int | None:
+    """The value of option `new`, given under its deprecated spelling `old` (a warning says so) or its own
+    (default None); both at once is a usage error."""
+    if old_value is None:
+        return value
+    if value is not None:
+        raise typer.BadParameter(f"{old} is the deprecated spelling of {new}; give only {new}")
+    console.print(f"[bold yellow]warning:[/] {old} is deprecated; use {new}")
+    return old_value
 
 
 def guarded(command: Callable[..., None]) -> Callable[..., None]:

@@ -20,6 +20,7 @@ from semid.cli.common import (
     FINETUNE_LAYERS_HELP,
     FINETUNE_LR_HELP,
     LR_SCHEDULE_HELP,
+    MAX_TRAIN_RECORDS_HELP,
     console,
     no_hf_progress_bars,
 )
@@ -50,7 +51,7 @@ def train(
     decoder_layers: int = typer.Option(2, help="decoder layers"),
     finetune_layers: int = typer.Option(0, help=FINETUNE_LAYERS_HELP),
     finetune_lr: float = typer.Option(1e-4, help=FINETUNE_LR_HELP),
-    max_train_records: int | None = typer.Option(None, help="seeded sample of training records (default: all)"),
+    max_train_records: int | None = typer.Option(None, help=MAX_TRAIN_RECORDS_HELP),
     eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
     pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
     no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),

@@ -16,9 +16,10 @@ from semid.codes import Codes
 from semid.data.format import Dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.errors import DataError
+from semid.finetune_rule import FIELD, check_finetune_request
 from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone
 from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
-from semid.retrieve.query_layers import FIELD, trainable_top
+from semid.retrieve.query_layers import trainable_top
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
 from semid.retrieve.t5_backbone import T5Backbone
 from semid.retrieve.vocab import SIDVocab
@@ -60,7 +61,7 @@ def build_backbone(
     again."""
     if cfg.backbone not in BACKBONES:
         raise DataError(f"unknown backbone {cfg.backbone!r}; choose from {list(BACKBONES)}", source="backbone")
-    check_finetune_request(cfg, kind)
+    check_finetune_request(cfg.minilm.finetune_layers, cfg.backbone, kind)
     if cfg.backbone == "t5":
         text_tok = load_text_tokenizer(cfg.t5.text_tokenizer)
         vocab = SIDVocab(len(text_tok), tuple(table.codebook_sizes))
@@ -91,20 +92,6 @@ def build_backbone(
     backbone = MiniLMBackbone(model.to(device), table, cfg.encoder, encoder)
     backbone.store_item_vectors(ds.items["item_id"].tolist(), vectors)  # history inputs; exact ranking
     return backbone
-
-
-def check_finetune_request(cfg: BuildConfig, kind: str) -> None:
-    """Fine-tuning the text encoder's top layers needs the minilm backbone and text queries."""
-    n = cfg.minilm.finetune_layers
-    if n < 0:
-        raise ValueError(f"{FIELD} must be >= 0, got {n}")
-    if n and cfg.backbone != "minilm":
-        raise DataError(f"{FIELD} applies to the minilm backbone, not {cfg.backbone}", source="finetune_layers")
-    if n and kind != "text":
-        raise DataError(
-            f"{FIELD} trains the query text encoder; this dataset's queries are histories (use 0)",
-            source="finetune_layers",
-        )
 
 
 def record_inputs(backbone: Backbone, records: Any, show_progress: bool = False) -> list[Any]:

@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from semid.errors import DataError
-
-FIELD = "finetune_layers (--finetune-layers)"
+from semid.finetune_rule import FIELD
 
 
 def _transformer(st: Any) -> Any:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from semid.errors import DataError
+from semid.finetune_rule import check_finetune_request
 
 BASELINES = ("bm25", "dense", "popularity", "sasrec")
 # generative method -> (tokenizer method, tokenizer options, TIGER dedup token)
@@ -31,6 +32,13 @@ SA2CRQ_BUDGET = re.compile(r"sa2crq_m([1-9][0-9]*)")  # SA²CRQ at min_items N (
 EXACT_SUFFIX = "+exact"  # row of a generative method whose items are ranked by item vector (Retriever rank "exact")
 SPLIT_NAMES = ("all", "head", "tail", "cold")
 BUNDLED = ("movielens", "wordnet")  # semid.data.DATASETS (importing semid.data would load pandas)
+RENAMED = {"max_train_queries": "max_train_records"}  # a setting's old name -> its name today
+
+
+def current_names(settings: dict[str, Any]) -> dict[str, Any]:
+    """A BenchConfig as a dict (bench_config.json, results.json's config), its settings under today's names:
+    a folder written before a rename still resumes with the same budget."""
+    return {RENAMED.get(k, k): v for k, v in settings.items() if not (k in RENAMED and RENAMED[k] in settings)}
 
 
 def generative_spec(name: str) -> tuple[str, dict[str, Any], bool] | None:
@@ -58,7 +66,7 @@ class BenchConfig:
     methods: list[str] = field(default_factory=lambda: list(ALL_METHODS))
     seeds: int = 3
     max_items: int | None = None  # seeded catalogue subset (same for every method and seed)
-    max_train_queries: int | None = None  # seeded cap on training records
+    max_train_records: int | None = None  # seeded sample of the training records (None: all)
     max_test_queries: int = 1000  # seeded sample of test queries (all cold ones are kept)
     cold_fraction: float = 0.1  # share of eligible test targets held out as cold items
     collaborative: bool = False  # SIDs and retriever on content + collaborative item vectors (history data)
@@ -93,10 +101,7 @@ class BenchConfig:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
         if self.backbone == "t5" and self.layers < 1:
             raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
-        if self.finetune_layers < 0 or (self.finetune_layers and self.backbone != "minilm"):
-            raise ValueError(
-                f"--finetune-layers must be >= 0, and 0 unless the backbone is minilm; got {self.finetune_layers}"
-            )
+        check_finetune_request(self.finetune_layers, self.backbone)  # the queries' kind: once the data is read
         dataset_folder(self.dataset)
 
 

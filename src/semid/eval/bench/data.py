@@ -127,8 +127,8 @@ def prepare_bench_data(cfg: BenchConfig, out: Path) -> BenchData:
     warm_items = ~ds.items["item_id"].isin(cold_set).to_numpy()
     warm, warm_vectors = _subset(ds, vectors, warm_items)
     train = warm.split("train")
-    if cfg.max_train_queries is not None and len(train) > cfg.max_train_queries:
-        train = train.iloc[np.sort(rng.choice(len(train), cfg.max_train_queries, replace=False))]
+    if cfg.max_train_records is not None and len(train) > cfg.max_train_records:
+        train = train.iloc[np.sort(rng.choice(len(train), cfg.max_train_records, replace=False))]
     warm.queries = pd.concat([train, warm.split("valid")], ignore_index=True)
 
     head = dict(zip(ds.items["item_id"], ds.items["is_head"], strict=True))

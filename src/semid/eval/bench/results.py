@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from semid.eval.bench.checks import FEW, WHOLE_CATALOGUE, too_few, whole_catalogue
-from semid.eval.bench.config import GENERATIVE, is_generative
+from semid.eval.bench.config import GENERATIVE, current_names, is_generative
 from semid.eval.metrics import FEW_TEST_QUERIES
 from semid.files import write_text_atomic
 from semid.reporting import NOT_AVAILABLE
@@ -194,7 +194,7 @@ def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) ->
     if not generative:
         return f"Budget: baselines only (deterministic, one run each); catalogue {catalogue}."
     arch = "MiniLM (frozen) + SID decoder" if c.get("backbone", "t5") == "minilm" else "T5 from scratch"
-    cap = c.get("max_train_queries")
+    cap = current_names(c).get("max_train_records")  # results.json of older benches: max_train_queries
     records = f"a seeded sample of {cap:,} training records" if cap else "every training record"
     index = " + one indexing pair per warm item" if input_kind == "text" else ""
     epochs = f"{c['epochs']} epoch(s), no early stopping (the epoch with the best valid R@10 kept)"

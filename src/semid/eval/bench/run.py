@@ -11,12 +11,13 @@ from typing import Any
 
 from semid.errors import DataError, SemidWarning
 from semid.eval.bench.checks import data_warnings
-from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, is_generative
+from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, current_names, is_generative
 from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
 from semid.eval.bench.results import BenchResults
 from semid.eval.metrics import KS
 from semid.files import write_text_atomic
+from semid.finetune_rule import check_finetune_request
 
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) -> BenchResults:
@@ -35,11 +36,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     out.mkdir(parents=True, exist_ok=True)
     _check_same_budget(cfg, out)
     data = prepare_bench_data(cfg, out)
-    if cfg.finetune_layers and data.input_kind != "text":
-        raise DataError(
-            f"--finetune-layers trains the query text encoder; the {data.ds.name} queries are histories",
-            source="finetune_layers",
-        )
+    check_finetune_request(cfg.finetune_layers, cfg.backbone, data.input_kind, data.ds.name)
     _record_budget(cfg, out)  # only once the data holds up, so a refused setting never sticks to `out`
     methods = [m for m in cfg.methods if not (m == "sasrec" and data.input_kind == "text" and _all(cfg))]
     summary = _data_summary(data)
@@ -109,12 +106,12 @@ LOOSE = {"methods", "seeds", "show_progress", "keep_artifacts", "device"}  # may
 
 def recorded_budget(out: Path) -> dict[str, Any] | None:
     """The budget the bench in `out` recorded (its BUDGET_FILE), read as today's settings: a folder written
-    before --dataset took a folder, or before a setting existed, as what its runs did. None where no bench
-    has run."""
+    before --dataset took a folder, before a setting existed or was renamed, as what its runs did. None where
+    no bench has run."""
     path = out / BUDGET_FILE
     if not path.exists():
         return None
-    theirs = json.loads(path.read_text(encoding="utf-8"))
+    theirs = current_names(json.loads(path.read_text(encoding="utf-8")))
     if theirs.get("data_dir"):  # written before --dataset took a folder: the folder was the dataset
         theirs["dataset"] = theirs["data_dir"]
     theirs.pop("data_dir", None)
