@@ -27,6 +27,7 @@ def test_train_defaults_are_the_config_defaults():
 
 
 def test_serve_embed_prepare_and_tokenize_defaults_are_the_library_defaults():
+    from semid.cold_share import DEFAULT_COLD_SHARE
     from semid.data.headtail import DEFAULT_HEAD_COVERAGE
     from semid.data.wordnet import DEFAULT_WORDNET_DIR
     from semid.embed import EncoderConfig
@@ -43,6 +44,7 @@ def test_serve_embed_prepare_and_tokenize_defaults_are_the_library_defaults():
     )
     assert serve["max_k"] == ServeConfig.max_k and serve["reload_interval"] == ServeConfig.reload_interval_s
     assert serve["body_timeout"] == ServeConfig.body_timeout_s and serve["rank"] == ServeConfig.rank
+    assert serve["cold_share"] == ServeConfig.cold_share == defaults("retrieve")["cold_share"] == DEFAULT_COLD_SHARE
     assert (serve["header_timeout"], serve["keep_alive"], serve["max_connections"]) == (
         limits.header_timeout_s,
         limits.keep_alive_s,

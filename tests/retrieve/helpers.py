@@ -52,6 +52,27 @@ def random_vector_retriever(build):
     return ds, Retriever(build_backbone(build, ds, table, "text", torch.device("cpu"), False, vectors), table)
 
 
+COLD_IDS = [f"cold{i}" for i in range(30)]
+
+
+def cold_text_retriever(sizes=(4, 4, 4)):
+    """(an untrained minilm retriever over `fixed_table`, the same model over that table grown by the items
+    COLD_IDS on random SIDs): 64 SIDs for 200 items, so cold items share prefixes of every depth with the SIDs
+    a beam generates. The cold items are more popular than every trained one (coldness is not popularity)."""
+    import torch
+
+    from semid.retrieve.build import BuildConfig, build_backbone
+    from semid.retrieve.retriever import Retriever
+
+    ds = text_dataset()
+    table = fixed_table(ds, sizes=sizes)
+    torch.manual_seed(0)
+    trained = Retriever(build_backbone(BuildConfig(), ds, table, "text", torch.device("cpu"), False), table)
+    n = len(COLD_IDS)
+    codes = Codes.full(np.random.default_rng(7).integers(0, sizes[0], size=(n, len(sizes))).astype(np.int32))
+    return trained, trained.with_table(table.extend(COLD_IDS, codes, np.full(n, 5)))
+
+
 def fixed_table(ds, sizes=(16, 16)) -> SIDTable:
     rng = np.random.default_rng(0)
     codes = Codes.full(rng.integers(0, sizes[0], size=(ds.n_items, len(sizes))).astype(np.int32))

@@ -24,10 +24,16 @@ from semid.cli.common import (
     console,
     no_hf_progress_bars,
 )
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import SemidError
 
 if TYPE_CHECKING:
     from semid.retrieve.retriever import Retriever
+
+COLD_SHARE_HELP = (
+    "the most of each top-n (0 to 1) that may go to cold items (not in the table the model was trained on, e.g. "
+    "added by `semid assign`) found through prefixes of the generated SIDs: every 1/share-th place"
+)
 
 
 def train(
@@ -113,6 +119,12 @@ def retrieve(
         help="order of the items: beam (by their SID's beam score) or exact (the beam's items by query . item "
         "vector; minilm backbone)",
     ),
+    cold_share: float = typer.Option(DEFAULT_COLD_SHARE, help=COLD_SHARE_HELP),
+    sid_table: Path | None = typer.Option(
+        None,
+        help="SID table to search instead of the artifact's own (a `semid tokenize` folder after `semid assign`); "
+        "the items it adds are cold (--cold-share)",
+    ),
     stdin: bool = typer.Option(
         False,
         "--stdin",
@@ -122,10 +134,10 @@ def retrieve(
 ) -> None:
     """Retrieve items for a query (or a user history) from the CLI: one JSON line per query."""
     no_hf_progress_bars()  # keep stdout to the JSON lines
-    from semid.retrieve.retriever import Retriever
-
-    ret = Retriever.load(artifact)
-    answer = functools.partial(_answer, ret, k=k, beam=beam, constrained=not unconstrained, rank=rank)
+    check_cold(cold_share)  # before the model loads
+    ret = _load(artifact, sid_table)
+    search = {"k": k, "beam": beam, "constrained": not unconstrained, "rank": rank, "cold_share": cold_share}
+    answer = functools.partial(_answer, ret, search=search)
     if stdin:
         for line in sys.stdin:
             if line.strip():
@@ -139,6 +151,16 @@ def retrieve(
         raise ValueError("give a query, --history or --stdin")
 
 
+def _load(artifact: Path, sid_table: Path | None, device: str | None = None) -> Retriever:
+    """The retriever artifact, over `sid_table` when given (its added items cold)."""
+    from semid.pipeline import resolve_table_dir
+    from semid.retrieve.retriever import Retriever
+    from semid.sid.table import SIDTable
+
+    ret = Retriever.load(artifact, device=device)
+    return ret.with_table(SIDTable.load(resolve_table_dir(sid_table))) if sid_table is not None else ret
+
+
 def _ids(text: str) -> list[str]:
     return [h.strip() for h in text.split(",") if h.strip()]
 
@@ -148,21 +170,18 @@ def _answer(
     *,
     histories: list[list[str]] | None,
     query: list[str],
-    k: int,
-    beam: int,
-    constrained: bool,
-    rank: str,
+    search: dict[str, Any],
 ) -> None:
     """Search and print one JSON line per query (or history), warning when a history is longer than read."""
     from semid.history_limit import cut_histories, cut_message
 
     if histories is not None:
-        results = ret.search(histories=histories, k=k, beam=beam, constrained=constrained, rank=rank)
+        results = ret.search(histories=histories, **search)
         n_cut, limit = cut_histories(ret.backbone, histories)
         if n_cut and limit is not None:
             console.print(f"[bold yellow]warning:[/] {escape(cut_message(limit, n_cut, len(histories)))}")
     else:
-        results = ret.search(list(query), k=k, beam=beam, constrained=constrained, rank=rank)
+        results = ret.search(list(query), **search)
     for res in results:
         line = {
             "items": res.item_ids,
@@ -170,6 +189,8 @@ def _answer(
             "sids": [list(s) for s in res.sids],
             "hallucinated_sids": res.n_hallucinated,
         }
+        if search["cold_share"]:
+            line["cold_slots"] = [i for i, cold in enumerate(res.in_cold_slot) if cold]
         print(json.dumps(line), flush=True)
 
 
@@ -186,6 +207,9 @@ def serve(
         "beam",
         help="order of the items when a request gives no 'rank': beam (by their SID's beam score) or exact (the "
         "beam's items by query . item vector; minilm backbone)",
+    ),
+    cold_share: float = typer.Option(
+        DEFAULT_COLD_SHARE, help=f"{COLD_SHARE_HELP}, when a request gives no 'cold_share'"
     ),
     sid_table: Path | None = typer.Option(
         None,
@@ -208,20 +232,17 @@ def serve(
     """Serve the retriever over HTTP: POST /search, GET /healthz, GET /metrics, POST /admin/reload."""
     from semid.files import TABLE_DIR
     from semid.pipeline import resolve_table_dir
-    from semid.retrieve.retriever import Retriever
     from semid.serve import BatchConfig, ServeConfig, create_app
     from semid.serve.server import ServerLimits, admin_notice, is_loopback, run
-    from semid.sid.table import SIDTable
 
     limits = ServerLimits(header_timeout, keep_alive, max_connections)
-    ret = Retriever.load(artifact, device=device)
+    ret = _load(artifact, sid_table, device)
     table_dir = resolve_table_dir(sid_table) if sid_table is not None else artifact / TABLE_DIR
-    if sid_table is not None:
-        ret = ret.with_table(SIDTable.load(table_dir))
     cfg = ServeConfig(
         batch=BatchConfig(max_batch=max_batch, max_wait_ms=max_wait_ms, max_queue=max_queue, beam=beam),
         max_k=max_k,
         rank=rank,
+        cold_share=cold_share,
         table_dir=table_dir,
         reload_interval_s=reload_interval,
         body_timeout_s=body_timeout,

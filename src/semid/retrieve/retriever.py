@@ -7,15 +7,18 @@ until k items are collected, every item carrying its SID's beam score; "exact" (
 SIDs are the candidates and the items behind them are ordered by their own vectors' inner product with the
 model's query vector, as an IVF-PQ index refines its coarse candidates with exact distances. For text queries
 that is the frozen MiniLM's vector, also when MiniLM's top layers are fine-tuned (``finetune_layers``): the item
-vectors come from the frozen encoder, and a fine-tuned query vector would leave their space.
+vectors come from the frozen encoder, and a fine-tuned query vector would leave their space. ``cold_share`` keeps
+a share of each list for items added after training, found through the generated SIDs' prefixes
+(semid.retrieve.cold: which items are cold, how they are found and where they go).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,12 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import DataError, MissingResourceError
 from semid.files import TABLE_DIR
 from semid.retrieve.backbones import Backbone, MiniLMBackbone
 from semid.retrieve.beam import BeamResult, TrieTensors, beam_search
+from semid.retrieve.cold import ColdIndex, cold_after, fill_slots, load_cold, save_cold, slot_positions
 from semid.retrieve.t5_backbone import T5Backbone
 from semid.sid.table import SIDTable
 from semid.sid.trie import SIDTrie
@@ -38,17 +43,22 @@ RANKS = ("beam", "exact")  # how a query's items are ordered: by their SID's bea
 @dataclass
 class SearchResult:
     item_ids: list[str]
-    scores: list[float]  # what the items are ordered by: their SID's beam score, or query . item (rank exact)
+    scores: list[float]  # their SID's beam score (a cold slot's item: its prefix's), or query . item (rank exact)
     sids: list[tuple[int, ...]]  # each item's SID
     n_sids_generated: int  # finished beams (valid or not)
     n_hallucinated: int  # finished beams whose SID matches no item (unconstrained mode)
+    in_cold_slot: list[bool] = field(default_factory=list)  # per item: it fills a cold slot (`cold_share`)
 
 
 class Retriever:
     """A trained backbone over a SID table: constrained beam search, then each SID's items."""
 
-    def __init__(self, backbone: Backbone, table: SIDTable) -> None:
+    def __init__(self, backbone: Backbone, table: SIDTable, cold: np.ndarray | None = None) -> None:
+        """`cold`: which of the table's items the model was never trained on (default: none)."""
         self.backbone, self.table = backbone, table
+        self._cold = np.zeros(table.n_items, dtype=bool) if cold is None else np.asarray(cold, dtype=bool)
+        if self._cold.shape != (table.n_items,):
+            raise ValueError(f"cold must have one flag per table item ({table.n_items}), got {self._cold.shape}")
         self.vocab, self.input_kind = backbone.vocab, backbone.input_kind
         self.model = backbone.model
         self.device = next(self.model.parameters()).device
@@ -57,8 +67,14 @@ class Retriever:
 
     def with_table(self, table: SIDTable) -> Retriever:
         """The same model over another SID table (e.g. after `semid assign` added cold-start items); DataError
-        for a table it cannot stand for (`semid.retrieve.table_fit.check_table_fits`)."""
-        return Retriever(self.backbone.with_table(table), table)
+        for a table it cannot stand for (`semid.retrieve.table_fit.check_table_fits`). Its items that the model
+        was not trained on are cold (`cold`)."""
+        return Retriever(self.backbone.with_table(table), table, cold_after(self.table, self.cold, table))
+
+    @property
+    def cold(self) -> np.ndarray:
+        """[table items] bool: the items the model was never trained on (see semid.retrieve.cold)."""
+        return self._cold
 
     @property
     def ranks(self) -> tuple[str, ...]:
@@ -99,46 +115,85 @@ class Retriever:
         return rows, np.repeat(res.scores.ravel(), taken), np.repeat(sids.ravel(), taken), bounds
 
     def expand(
-        self, res: BeamResult, k: int, rank: str = "beam", inputs: list[Any] | None = None
+        self,
+        res: BeamResult,
+        k: int,
+        rank: str = "beam",
+        inputs: list[Any] | None = None,
+        *,
+        cold_share: float = 0.0,
+        cold_order: str | None = None,
     ) -> list[SearchResult]:
         """Each query's items: rank "beam": its valid SIDs, best first, expanded to their items (most popular
         first) until k items, each scored by its SID's beam score; rank "exact": every item behind those SIDs,
         ordered by the inner product of the model's query vector (for `inputs`, the inputs `res` came from) and
-        the item's own vector, the k best (the beam generates the candidates, the item vectors rank them)."""
-        return self.expand_ranks(res, k, [rank], inputs)[rank]
+        the item's own vector, the k best (the beam generates the candidates, the item vectors rank them).
+        `cold_share` in [0, 1]: the most of each top-n that may go to cold items found through the generated
+        SIDs' prefixes, in the slots semid.retrieve.cold places them in; `cold_order` "prefix" or "vector"
+        orders them (None: "prefix" for rank beam, "vector" for rank exact). 0: no cold slots."""
+        return self.expand_ranks(res, k, [rank], inputs, cold_share=cold_share, cold_order=cold_order)[rank]
 
     def expand_ranks(
-        self, res: BeamResult, k: int, ranks: Sequence[str], inputs: list[Any] | None = None
+        self,
+        res: BeamResult,
+        k: int,
+        ranks: Sequence[str],
+        inputs: list[Any] | None = None,
+        *,
+        cold_share: float = 0.0,
+        cold_order: str | None = None,
     ) -> dict[str, list[SearchResult]]:
         """`expand` in each of `ranks` (rank -> each query's items) from one pass over the beams' items: with
         "exact" among them every item behind the SIDs is gathered once, and rank "beam" is its first k."""
         unknown = [r for r in ranks if r not in RANKS]
         if unknown:
             raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {unknown[0]!r}")
+        check_cold(cold_share, cold_order)
+        orders_of = {r: cold_order or ("vector" if r == "exact" else "prefix") for r in ranks}
+        positions = slot_positions(cold_share if self.cold.any() else 0.0, k)
+        every = "vector" in orders_of.values()  # cold candidates: all of them, to be ordered by vector
+        by_vector = "exact" in ranks or (len(positions) > 0 and every)
+        queries = matrix = np.zeros((0, 0), dtype=np.float32)
+        if by_vector:
+            queries, matrix = self._vectors(inputs, res, "exact" if "exact" in ranks else "vector")
         rows, scores, sids, bounds = self._candidates(res, self.table.n_items if "exact" in ranks else k)
+        found = self._cold_index.candidates(res, None if every else len(positions)) if len(positions) else []
+        vectors = [matrix[c.rows] @ queries[b] for b, c in enumerate(found)] if by_vector else None
         orders = {}
         for rank in ranks:
             if rank == "exact":
-                pick, ranked = self._exact_order(rows, bounds, k, inputs, res)
+                pick, ranked = self._exact_order(rows, bounds, k, queries, matrix)
             else:  # the candidates come in beam order: each query's first k
                 pick, ranked = [np.arange(lo, min(hi, lo + k)) for lo, hi in itertools.pairwise(bounds)], None
             at = np.concatenate(pick) if pick else np.zeros(0, dtype=np.int64)
             sizes = [len(p) for p in pick]
-            orders[rank] = self._results(
-                res, rows[at], scores[at] if ranked is None else ranked.astype(scores.dtype), sids[at], sizes
-            )
+            items = rows[at], scores[at] if ranked is None else ranked.astype(scores.dtype), sids[at]
+            in_slot = np.zeros(len(at), dtype=bool)
+            if len(positions):
+                ranked_by = (orders_of[rank], vectors, rank == "exact")
+                items, sizes, in_slot = fill_slots(items, sizes, found, ranked_by, positions, k)
+            orders[rank] = self._results(res, *items, sizes, in_slot)
         return orders
 
+    @functools.cached_property
+    def _cold_index(self) -> ColdIndex:
+        return ColdIndex(self.table, self.cold)
+
+    def _vectors(self, inputs: list[Any] | None, res: BeamResult, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """(query vectors [B, dim], item vectors [items, dim]) to compare (rank "exact", cold order "vector")."""
+        name = "rank 'exact'" if what == "exact" else "cold order 'vector'"
+        if inputs is None or len(inputs) != res.sids.shape[0]:
+            raise ValueError(f"{name} needs the inputs the beam search ran on")
+        if not isinstance(self.backbone, MiniLMBackbone):
+            raise DataError(f"{name} needs item vectors: the {self.backbone.name} backbone has none")
+        return self.backbone.query_vectors(inputs), self.backbone.item_matrix()
+
+    @staticmethod
     def _exact_order(
-        self, rows: np.ndarray, bounds: list[int], k: int, inputs: list[Any] | None, res: BeamResult
+        rows: np.ndarray, bounds: list[int], k: int, queries: np.ndarray, matrix: np.ndarray
     ) -> tuple[list[np.ndarray], np.ndarray]:
         """Per query, the positions of its k candidates with the largest query . item vector, best first, and
         those inner products."""
-        if inputs is None or len(inputs) != res.sids.shape[0]:
-            raise ValueError("rank 'exact' needs the inputs the beam search ran on")
-        if not isinstance(self.backbone, MiniLMBackbone):
-            raise DataError(f"rank 'exact' needs item vectors: the {self.backbone.name} backbone has none")
-        queries, matrix = self.backbone.query_vectors(inputs), self.backbone.item_matrix()
         pick, ranked = [], []
         for b, (lo, hi) in enumerate(itertools.pairwise(bounds)):
             exact = matrix[rows[lo:hi]] @ queries[b]
@@ -148,12 +203,19 @@ class Retriever:
         return pick, np.concatenate(ranked) if ranked else np.zeros(0, dtype=np.float32)
 
     def _results(
-        self, res: BeamResult, rows: np.ndarray, scores: np.ndarray, sids: np.ndarray, sizes: list[int]
+        self,
+        res: BeamResult,
+        rows: np.ndarray,
+        scores: np.ndarray,
+        sids: np.ndarray,
+        sizes: list[int],
+        in_slot: np.ndarray,
     ) -> list[SearchResult]:
-        """Each query's SearchResult: the next `sizes[b]` of the items' table rows, scores and SIDs."""
+        """Each query's SearchResult: the next `sizes[b]` of the items' table rows, scores, SIDs and cold slot
+        flags."""
         bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
         item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
-        item_scores, item_sids = scores.tolist(), sids.tolist()
+        item_scores, item_sids, item_slots = scores.tolist(), sids.tolist(), in_slot.tolist()
         finished = np.isfinite(res.scores)
         n_generated = finished.sum(axis=1).tolist()
         n_hallucinated = (finished & (res.sids < 0)).sum(axis=1).tolist()
@@ -164,6 +226,7 @@ class Retriever:
                 [self._sid_lists[s] for s in item_sids[lo:hi]],
                 n_generated[b],
                 n_hallucinated[b],
+                item_slots[lo:hi],
             )
             for b, (lo, hi) in enumerate(itertools.pairwise(bounds))
         ]
@@ -178,18 +241,22 @@ class Retriever:
         constrained: bool = True,
         batch_size: int = 64,
         rank: str = "beam",
+        cold_share: float = DEFAULT_COLD_SHARE,
+        cold_order: str | None = None,
     ) -> list[SearchResult]:
-        """Top-k items for each query (text) or history (item ids, oldest first); `rank`: see `expand`."""
+        """Top-k items for each query (text) or history (item ids, oldest first); `rank`, `cold_share` and
+        `cold_order`: see `expand` (unlike it, cold slots by default: DEFAULT_COLD_SHARE)."""
         if k < 1:
             raise ValueError(f"k must be >= 1, got {k}")
         if rank not in RANKS:
             raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+        check_cold(cold_share, cold_order)
         inputs = self.encode_inputs(queries, histories)
         results: list[SearchResult] = []
         for start in range(0, len(inputs), batch_size):
             batch = inputs[start : start + batch_size]
             res = self.generate(batch, beam, constrained)
-            results.extend(self.expand(res, k, rank, batch))
+            results.extend(self.expand(res, k, rank, batch, cold_share=cold_share, cold_order=cold_order))
         return results
 
     # ------------------------------------------------------------------------------------------ persist
@@ -199,6 +266,7 @@ class Retriever:
         out.mkdir(parents=True, exist_ok=True)
         self.backbone.save(out / "model")
         self.table.save(out / TABLE_DIR)
+        save_cold(out, self.table, self.cold)
         meta = {
             "backbone": self.backbone.name,
             "model_config": self.backbone.config(),
@@ -224,4 +292,4 @@ class Retriever:
             backbone = T5Backbone.load(root / "model", table, meta, dev)
         else:
             backbone = MiniLMBackbone.load(root / "model", table, dev)
-        return cls(backbone, table)
+        return cls(backbone, table, load_cold(root, table))

@@ -1,7 +1,9 @@
 """The HTTP search service: FastAPI over a `Retriever`, with micro-batching, limits, metrics and hot reload.
 
 Endpoints: ``POST /search`` (``rank`` orders its items as `Retriever.expand` does, ``ServeConfig.rank`` when
-absent; its answer's ``warnings`` list says e.g. that a history was longer than the model reads),
+absent; ``cold_share`` keeps that share of the list for cold items, ``ServeConfig.cold_share`` when absent, and
+each item says whether it fills a cold slot; its answer's ``warnings`` list says e.g. that a history was longer
+than the model reads),
 ``GET /healthz``, ``GET /metrics`` (Prometheus text), ``POST /admin/reload`` (reload the SID table now; it is
 also polled every ``reload_interval_s``). The admin paths (/metrics, /admin/*, /docs, /openapi.json) take
 ``admin_token`` when one is set (semid.serve.guard). Every answer, 4xx and 5xx alike, is counted in
@@ -24,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict
 
+from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import SemidError
 from semid.history_limit import request_warning
 from semid.retrieve.retriever import RANKS, Retriever
@@ -47,6 +50,7 @@ class ServeConfig:
     table_dir: Path | None = None  # SID table to watch for hot reload (None: no reload)
     reload_interval_s: float = 2.0
     rank: str = "beam"  # how items are ordered when a request does not say (Retriever.expand)
+    cold_share: float = DEFAULT_COLD_SHARE  # the share of cold slots when a request does not say (Retriever.expand)
 
 
 class SearchRequest(BaseModel):
@@ -57,6 +61,7 @@ class SearchRequest(BaseModel):
     k: int = 10
     constrained: bool = True
     rank: str | None = None  # None: the server's default
+    cold_share: float | None = None  # None: the server's default
 
 
 _SEARCH_DOC = {
@@ -111,6 +116,8 @@ def _check(req: SearchRequest, cfg: ServeConfig, retriever: Retriever) -> None:
         raise BadRequestError(
             f"'rank' {req.rank} needs item vectors: this server's {retriever.backbone.name} backbone has none"
         )
+    if req.cold_share is not None and not 0.0 <= req.cold_share <= 1.0:
+        raise BadRequestError(f"'cold_share' must be between 0 and 1, got {req.cold_share}")
     if req.query is not None:
         if input_kind != "text":
             raise BadRequestError("this retriever takes a 'history' of item ids, not a 'query'")
@@ -140,6 +147,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             f"the server's rank {cfg.rank!r} needs item vectors: this retriever's {retriever.backbone.name} "
             "backbone has none (minilm retrievers have them); serve it with rank 'beam'"
         )
+    check_cold(cfg.cold_share)
     metrics = Metrics()
     batcher = MicroBatcher(retriever, cfg.batch, on_batch=metrics.on_batch)
     reloader = TableReloader(batcher, cfg.table_dir, metrics) if cfg.table_dir is not None else None
@@ -194,6 +202,7 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
         current = batcher.retriever
         _check(req, cfg, current)
         rank = req.rank if req.rank is not None else cfg.rank
+        cold_share = req.cold_share if req.cold_share is not None else cfg.cold_share
         try:
             if req.query is not None:
                 inputs = current.encode_inputs(queries=[req.query])[0]
@@ -204,15 +213,16 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
             raise BadRequestError(str(exc)) from None
         # a history longer than the model reads is cut by the backbone: the answer says so
         warning = request_warning(current.backbone, req.history) if req.history is not None else None
-        res = await batcher.submit(inputs, req.k, req.constrained, rank)
+        res = await batcher.submit(inputs, req.k, req.constrained, rank, cold_share)
         return {
             "items": [
-                {"item_id": i, "score": s, "sid": list(sid)}
-                for i, s, sid in zip(res.item_ids, res.scores, res.sids, strict=True)
+                {"item_id": i, "score": s, "sid": list(sid), "cold_slot": cold}
+                for i, s, sid, cold in zip(res.item_ids, res.scores, res.sids, res.in_cold_slot, strict=True)
             ],
             "n_sids_generated": res.n_sids_generated,
             "n_hallucinated": res.n_hallucinated,
             "rank": rank,  # what the scores are: SID beam scores, or query . item vector
+            "cold_share": cold_share,
             "warnings": [warning] if warning is not None else [],
         }
 

@@ -4,8 +4,8 @@ A request waits in a bounded queue; one worker takes the first waiting request, 
 until the batch is full or ``max_wait_ms`` has passed since it took the first, and runs the whole batch
 as one beam search in a worker thread (the event loop stays free to accept requests). Requests that ask
 for different modes (constrained or not) are decoded as separate calls within the batch; requests that ask
-for different item orders (``rank``) share the beam search, and each gets its own expansion to items. Each
-caller gets its own results through its own future.
+for different item orders (``rank``, ``cold_share``) share the beam search, and each order gets its own expansion
+to items. Each caller gets its own results through its own future.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from semid.retrieve.retriever import RANKS, Retriever, SearchResult
+from semid.retrieve.retriever import Retriever, SearchResult
 
 
 class QueueFullError(Exception):
@@ -42,6 +42,7 @@ class _Job:
     k: int
     constrained: bool
     rank: str
+    cold_share: float
     future: asyncio.Future[SearchResult]
     enqueued: float = field(default_factory=time.perf_counter)
 
@@ -74,12 +75,14 @@ class MicroBatcher:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(self, inputs: list[int], k: int, constrained: bool, rank: str = "beam") -> SearchResult:
+    async def submit(
+        self, inputs: list[int], k: int, constrained: bool, rank: str = "beam", cold_share: float = 0.0
+    ) -> SearchResult:
         if self._closing:
             raise ShuttingDownError("the server is shutting down")
         fut: asyncio.Future[SearchResult] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Job(inputs, k, constrained, rank, fut))
+            self._queue.put_nowait(_Job(inputs, k, constrained, rank, cold_share, fut))
         except asyncio.QueueFull:
             raise QueueFullError(f"the request queue is full ({self.cfg.max_queue} waiting)") from None
         return await fut
@@ -141,25 +144,23 @@ class MicroBatcher:
 
 
 def _decode(retriever: Retriever, batch: list[_Job], beam: int) -> list[SearchResult]:
-    """One beam search per mode present in the batch, its beams expanded to items once per rank asked for;
-    results in the batch's order."""
+    """One beam search per mode present in the batch, its beams expanded to items once per order (rank, cold
+    share) asked for; results in the batch's order."""
     out: list[SearchResult | None] = [None] * len(batch)
     for constrained in (True, False):
         idx = [i for i, j in enumerate(batch) if j.constrained is constrained]
         if not idx:
             continue
         res = retriever.generate([batch[i].inputs for i in idx], beam=max(beam, 1), constrained=constrained)
-        for rank in RANKS:
-            rows = [r for r, i in enumerate(idx) if batch[i].rank == rank]  # rows of `res`
-            if not rows:
-                continue
+        for rank, share in sorted({(batch[i].rank, batch[i].cold_share) for i in idx}):
+            rows = [r for r, i in enumerate(idx) if (batch[i].rank, batch[i].cold_share) == (rank, share)]
             part = res if len(rows) == len(idx) else res.select(rows)
-            k_max = max(batch[idx[r]].k for r in rows)  # a smaller k's answer is a prefix of k_max's, in both ranks
-            found = retriever.expand(part, k_max, rank, [batch[idx[r]].inputs for r in rows])
+            k_max = max(batch[idx[r]].k for r in rows)  # a smaller k's answer is a prefix of k_max's, in every order
+            found = retriever.expand(part, k_max, rank, [batch[idx[r]].inputs for r in rows], cold_share=share)
             for r, f in zip(rows, found, strict=True):
                 k = batch[idx[r]].k
                 out[idx[r]] = SearchResult(
-                    f.item_ids[:k], f.scores[:k], f.sids[:k], f.n_sids_generated, f.n_hallucinated
+                    f.item_ids[:k], f.scores[:k], f.sids[:k], f.n_sids_generated, f.n_hallucinated, f.in_cold_slot[:k]
                 )
     assert all(r is not None for r in out)
     return [r for r in out if r is not None]

@@ -75,12 +75,9 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     t1 = time.perf_counter()
     retriever, history = _train(data, table, cfg, seed, work / "retriever" if cfg.keep_artifacts else None)
     train_seconds = time.perf_counter() - t1
-    table = _with_cold_items(data, tokenizer, table, dedup)
-    retriever = retriever.with_table(table)
+    retriever = with_cold_items(retriever, data, tokenizer, dedup, cfg)
+    table = retriever.table
     exact = isinstance(retriever.backbone, MiniLMBackbone)  # item vectors to rank by: rank "exact" too
-    if exact and data.cold_items and _shares_vectors(data, cfg):  # what a user adding items would give it
-        rows = data.ds.items.reset_index(drop=True).index[data.ds.items["item_id"].isin(data.cold_items)]
-        retriever.add_item_vectors(data.ds.items["item_id"].iloc[rows].tolist(), data.sid_vectors[rows])
 
     t2 = time.perf_counter()
     decoded = _decode(retriever, data, cfg.beam, cfg.show_progress, exact)
@@ -161,6 +158,21 @@ def _shares_vectors(data: BenchData, cfg: BenchConfig) -> bool:
     encoder = BuildConfig(cfg.backbone).encoder
     model = data.vectors_model
     return model is not None and Path(model).resolve() == resolve_model_path(encoder).resolve()
+
+
+def with_cold_items(
+    retriever: Retriever, data: BenchData, tokenizer: Tokenizer, dedup: bool, cfg: BenchConfig
+) -> Retriever:
+    """The trained retriever over its SID table with the held-out cold items added (`_with_cold_items`), they
+    being cold to it (`Retriever.cold`), and where it reads item vectors their own (what a user adding items
+    would give it)."""
+    from semid.retrieve.backbones import MiniLMBackbone
+
+    retriever = retriever.with_table(_with_cold_items(data, tokenizer, retriever.table, dedup))
+    if isinstance(retriever.backbone, MiniLMBackbone) and data.cold_items and _shares_vectors(data, cfg):
+        rows = data.ds.items.reset_index(drop=True).index[data.ds.items["item_id"].isin(data.cold_items)]
+        retriever.add_item_vectors(data.ds.items["item_id"].iloc[rows].tolist(), data.sid_vectors[rows])
+    return retriever
 
 
 def _with_cold_items(data: BenchData, tokenizer: Tokenizer, table: SIDTable, dedup: bool) -> SIDTable:
