@@ -27,10 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from pydantic import BaseModel, ConfigDict
 
 from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
-from semid.errors import SemidError
-from semid.history_limit import request_warning
 from semid.retrieve.retriever import RANKS, Retriever
-from semid.serve.batcher import BatchConfig, MicroBatcher, QueueFullError, ShuttingDownError
+from semid.serve.batcher import BatchConfig, InputError, MicroBatcher, QueueFullError, ShuttingDownError
 from semid.serve.guard import AdminGuard, BadRequestError, BodyLimit, parse_json_body
 from semid.serve.reload import ReloadError, TableReloader
 
@@ -84,11 +82,11 @@ class Metrics:
             registry=r,
         )
         self.batch_size = Histogram(
-            "semid_batch_size", "requests per decoder call", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r
+            "semid_batch_size", "requests per batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=r
         )
         self.decode = Histogram(
             "semid_decode_seconds",
-            "time of one batched decoder call",
+            "time of one batch's model work: encoding its inputs, then the decoder call",
             buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=r,
         )
@@ -199,21 +197,16 @@ def create_app(retriever: Retriever, cfg: ServeConfig | None = None) -> FastAPI:
     @app.post("/search", openapi_extra=_SEARCH_DOC)
     async def search(request: Request) -> dict[str, Any]:
         req = parse_json_body(await request.body(), SearchRequest)  # no FastAPI parse: it echoes NaN into a 500
-        current = batcher.retriever
-        _check(req, cfg, current)
+        _check(req, cfg, batcher.retriever)  # cheap checks here: a bad request is a 422 before it queues
         rank = req.rank if req.rank is not None else cfg.rank
         cold_share = req.cold_share if req.cold_share is not None else cfg.cold_share
-        try:
-            if req.query is not None:
-                inputs = current.encode_inputs(queries=[req.query])[0]
-            else:
-                assert req.history is not None
-                inputs = current.encode_inputs(histories=[req.history])[0]
-        except (SemidError, ValueError) as exc:  # e.g. an unknown item id in the history
+        try:  # the batch worker encodes the query or history, with the rest of its batch
+            answer = await batcher.search(
+                req.k, req.constrained, rank, cold_share, query=req.query, history=req.history
+            )
+        except InputError as exc:  # e.g. an unknown item id in the history
             raise BadRequestError(str(exc)) from None
-        # a history longer than the model reads is cut by the backbone: the answer says so
-        warning = request_warning(current.backbone, req.history) if req.history is not None else None
-        res = await batcher.submit(inputs, req.k, req.constrained, rank, cold_share)
+        res, warning = answer.result, answer.warning  # warning: e.g. a history longer than the model reads
         return {
             "items": [
                 {"item_id": i, "score": s, "sid": list(sid), "cold_slot": cold}

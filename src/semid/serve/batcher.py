@@ -1,8 +1,10 @@
-"""Dynamic micro-batching: concurrent requests are gathered into one decoder call.
+"""Dynamic micro-batching: concurrent requests are gathered into one encoder and one decoder call.
 
 A request waits in a bounded queue; one worker takes the first waiting request, then keeps taking more
-until the batch is full or ``max_wait_ms`` has passed since it took the first, and runs the whole batch
-as one beam search in a worker thread (the event loop stays free to accept requests). Requests that ask
+until the batch is full or ``max_wait_ms`` has passed since it took the first, and runs the whole batch in
+a worker thread (the event loop stays free to accept requests): the batch's query texts (or histories) are
+encoded in one call, then decoded as one beam search, both by the same retriever. An input the model
+refuses (e.g. an unknown item id) fails only its own request, with `InputError`. Requests that ask
 for different modes (constrained or not) are decoded as separate calls within the batch; requests that ask
 for different item orders (``rank``, ``cold_share``) share the beam search, and each order gets its own expansion
 to items. Each caller gets its own results through its own future.
@@ -12,12 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from semid.errors import SemidError
+from semid.history_limit import request_warning
 from semid.retrieve.retriever import Retriever, SearchResult
+
+T = TypeVar("T")
 
 
 class QueueFullError(Exception):
@@ -26,6 +32,16 @@ class QueueFullError(Exception):
 
 class ShuttingDownError(Exception):
     """The server is draining; no new work is taken (answered as 503)."""
+
+
+class InputError(Exception):
+    """A request's query or history that the model refuses, e.g. an unknown item id (answered as 422)."""
+
+
+@dataclass
+class Answer:
+    result: SearchResult
+    warning: str | None = None  # e.g. the history is longer than the model reads (semid.history_limit)
 
 
 @dataclass
@@ -38,12 +54,16 @@ class BatchConfig:
 
 @dataclass
 class _Job:
-    inputs: list[int]
+    inputs: Any  # what `Retriever.encode_inputs` gives; None until the worker encodes `query` or `history`
     k: int
     constrained: bool
     rank: str
     cold_share: float
-    future: asyncio.Future[SearchResult]
+    query: str | None = None
+    history: list[str] | None = None
+    warning: str | None = None
+    # jobs are made inside the event loop's coroutines, whose loop the future belongs to
+    future: asyncio.Future[Answer] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -76,16 +96,35 @@ class MicroBatcher:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def submit(
-        self, inputs: list[int], k: int, constrained: bool, rank: str = "beam", cold_share: float = 0.0
+        self, inputs: Any, k: int, constrained: bool, rank: str = "beam", cold_share: float = 0.0
     ) -> SearchResult:
+        """The items for one input already encoded (`Retriever.encode_inputs` of the current retriever)."""
+        return (await self._enqueue(_Job(inputs, k, constrained, rank, cold_share))).result
+
+    async def search(
+        self,
+        k: int,
+        constrained: bool,
+        rank: str = "beam",
+        cold_share: float = 0.0,
+        *,
+        query: str | None = None,
+        history: list[str] | None = None,
+    ) -> Answer:
+        """The items for one query text or history, encoded with the rest of its batch by the retriever that
+        decodes it; raises `InputError` when the model refuses the input."""
+        if (query is None) == (history is None):
+            raise ValueError("pass a query or a history")
+        return await self._enqueue(_Job(None, k, constrained, rank, cold_share, query, history))
+
+    async def _enqueue(self, job: _Job) -> Answer:
         if self._closing:
             raise ShuttingDownError("the server is shutting down")
-        fut: asyncio.Future[SearchResult] = asyncio.get_running_loop().create_future()
         try:
-            self._queue.put_nowait(_Job(inputs, k, constrained, rank, cold_share, fut))
+            self._queue.put_nowait(job)
         except asyncio.QueueFull:
             raise QueueFullError(f"the request queue is full ({self.cfg.max_queue} waiting)") from None
-        return await fut
+        return await job.future
 
     async def close(self) -> None:
         """Stop taking work, finish everything already queued, then stop the worker."""
@@ -128,19 +167,77 @@ class MicroBatcher:
                 retriever = self.retriever  # one retriever per batch, even if a reload lands meanwhile
                 t0 = time.perf_counter()
                 try:
-                    results = await loop.run_in_executor(self._executor, _decode, retriever, batch, self.cfg.beam)
+                    answers = await loop.run_in_executor(self._executor, _serve, retriever, batch, self.cfg.beam)
                 except Exception as exc:  # the callers get the error; the worker keeps serving
-                    for job in batch:
-                        if not job.future.done():
-                            job.future.set_exception(exc)
-                else:
-                    for job, res in zip(batch, results, strict=True):
-                        if not job.future.done():
-                            job.future.set_result(res)
+                    answers = [exc] * len(batch)
+                for job, answer in zip(batch, answers, strict=True):
+                    if job.future.done():
+                        continue
+                    if isinstance(answer, Exception):
+                        job.future.set_exception(answer)
+                    else:
+                        job.future.set_result(answer)
                 if self._on_batch is not None:
                     self._on_batch(len(batch), time.perf_counter() - t0)
             if stop:
                 return
+
+
+def _serve(retriever: Retriever, batch: list[_Job], beam: int) -> list[Answer | Exception]:
+    """Each job's answer or error, in the batch's order: the inputs encoded, then the ones the model took decoded."""
+    out: list[Answer | Exception | None] = list(_encode(retriever, batch))
+    ready = [i for i, o in enumerate(out) if o is None]
+    if ready:
+        results: Sequence[SearchResult | Exception]
+        try:
+            results = _decode(retriever, [batch[i] for i in ready], beam)
+        except Exception as exc:  # the decoded requests get the error; the refused ones keep theirs
+            results = [exc] * len(ready)
+        for i, res in zip(ready, results, strict=True):
+            out[i] = res if isinstance(res, Exception) else Answer(res, batch[i].warning)
+    assert all(o is not None for o in out)
+    return [o for o in out if o is not None]
+
+
+def _encode(retriever: Retriever, batch: list[_Job]) -> list[InputError | None]:
+    """Fills in the inputs of the jobs that came as text or history (and each history's warning): the texts in
+    one `encode_inputs` call, the histories in another. Per job: the error that refused its input, or None."""
+
+    def texts(queries: list[str]) -> list[tuple[Any, str | None]]:
+        return [(x, None) for x in retriever.encode_inputs(queries=queries)]
+
+    def histories(hists: list[list[str]]) -> list[tuple[Any, str | None]]:
+        inputs = retriever.encode_inputs(histories=hists)
+        return [(x, request_warning(retriever.backbone, h)) for x, h in zip(inputs, hists, strict=True)]
+
+    errors: list[InputError | None] = [None] * len(batch)
+    raw = [(i, j) for i, j in enumerate(batch) if j.inputs is None]
+    _encode_group(batch, {i: j.query for i, j in raw if j.query is not None}, texts, errors)
+    _encode_group(batch, {i: j.history for i, j in raw if j.history is not None}, histories, errors)
+    return errors
+
+
+def _encode_group(
+    batch: list[_Job],
+    raw: dict[int, T],
+    encode: Callable[[list[T]], list[tuple[Any, str | None]]],
+    errors: list[InputError | None],
+) -> None:
+    """Encodes `raw` (the batch's positions -> their query or history) in one call; when the model refuses it,
+    each input alone, so that only the requests at fault get the error (their `errors` entries)."""
+    if not raw:
+        return
+    try:
+        encoded = encode(list(raw.values()))
+    except (SemidError, ValueError) as exc:  # e.g. an unknown item id in a history
+        if len(raw) == 1:
+            errors[next(iter(raw))] = InputError(str(exc))
+        else:
+            for i, x in raw.items():
+                _encode_group(batch, {i: x}, encode, errors)
+        return
+    for i, (inputs, warning) in zip(raw, encoded, strict=True):
+        batch[i].inputs, batch[i].warning = inputs, warning
 
 
 def _decode(retriever: Retriever, batch: list[_Job], beam: int) -> list[SearchResult]:
