@@ -57,7 +57,9 @@ def test_a_mixed_batch_gives_each_request_its_own_share(grown):
         assert (got.item_ids, got.in_cold_slot) == (want.item_ids, want.in_cold_slot), (query, share)
 
 
-@pytest.mark.parametrize(("share", "message"), [(1.5, "'cold_share' must be between 0 and 1"), ("x", "'cold_share'")])
+@pytest.mark.parametrize(
+    ("share", "message"), [(1.5, "request field cold_share must be a number in [0, 1], got 1.5"), ("x", "'cold_share'")]
+)
 def test_a_bad_share_is_422_naming_the_field(grown, share, message):
     with TestClient(create_app(grown, ServeConfig(batch=BatchConfig(beam=BEAM)))) as client:
         r = client.post("/search", json={"query": QUERY, "cold_share": share})

@@ -114,8 +114,11 @@ def _check(req: SearchRequest, cfg: ServeConfig, retriever: Retriever) -> None:
         raise BadRequestError(
             f"'rank' {req.rank} needs item vectors: this server's {retriever.backbone.name} backbone has none"
         )
-    if req.cold_share is not None and not 0.0 <= req.cold_share <= 1.0:
-        raise BadRequestError(f"'cold_share' must be between 0 and 1, got {req.cold_share}")
+    if req.cold_share is not None:
+        try:
+            check_cold(req.cold_share)
+        except ValueError as err:
+            raise BadRequestError(f"request field {err}") from None
     if req.query is not None:
         if input_kind != "text":
             raise BadRequestError("this retriever takes a 'history' of item ids, not a 'query'")

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from semid.cold_share import DEFAULT_COLD_SHARE
 from semid.errors import SemidError
 from semid.history_limit import request_warning
 from semid.retrieve.retriever import Retriever, SearchResult
@@ -96,7 +97,7 @@ class MicroBatcher:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
     async def submit(
-        self, inputs: Any, k: int, constrained: bool, rank: str = "beam", cold_share: float = 0.0
+        self, inputs: Any, k: int, constrained: bool, rank: str = "beam", cold_share: float = DEFAULT_COLD_SHARE
     ) -> SearchResult:
         """The items for one input already encoded (`Retriever.encode_inputs` of the current retriever)."""
         return (await self._enqueue(_Job(inputs, k, constrained, rank, cold_share))).result
@@ -106,7 +107,7 @@ class MicroBatcher:
         k: int,
         constrained: bool,
         rank: str = "beam",
-        cold_share: float = 0.0,
+        cold_share: float = DEFAULT_COLD_SHARE,
         *,
         query: str | None = None,
         history: list[str] | None = None,
