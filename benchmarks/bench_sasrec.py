@@ -32,19 +32,9 @@ from semid.eval.sasrec import SASRecConfig, fit_sasrec
 KS = (1, 10, 100)
 
 
-def ndcg_at(run: list[list[str]], targets: list[str], k: int) -> float:
-    gains = [1.0 / np.log2(r[:k].index(t) + 2) if t in r[:k] else 0.0 for r, t in zip(run, targets, strict=True)]
-    return float(np.mean(gains))
-
-
 def scores(run: list[list[str]], targets: list[str], groups: dict[str, np.ndarray]) -> dict[str, Any]:
-    names = [f"recall@{k}" for k in KS] + ["mrr@10"]
-    res = evaluate([{t} for t in targets], run, names, groups)
-    for g, mask in [("all", np.ones(len(targets), dtype=bool)), *groups.items()]:
-        if mask.any():
-            sub = [r for r, m in zip(run, mask, strict=True) if m]
-            res[g]["ndcg@10"] = ndcg_at(sub, [t for t, m in zip(targets, mask, strict=True) if m], 10)
-    return res
+    names = [f"recall@{k}" for k in KS] + ["mrr@10", "ndcg@10"]
+    return evaluate([{t} for t in targets], run, names, groups)
 
 
 def main() -> None:

@@ -18,7 +18,6 @@ from PIL import Image
 
 from semid.cli import app
 from semid.eval.bench import BenchResults
-from semid.eval.bench.results import TABLE_COLUMNS
 from semid.sid import SIDTable
 from semid.tokenize import Codes
 from tests.helpers import runner
@@ -137,7 +136,7 @@ def test_bench_report_shows_a_table_and_figures(tmp_path):
     assert_seen_right(page, shot, n_figures=4)  # sa2crq_m3/m5/m10: the depth-budget figure too
     table = page.tables[0]
     assert [(tag, text) for tag, text in table[0]] == [
-        ("th", h) for h in ["method", "seeds", *(results._label(f"{s}:{m}") for s, m in TABLE_COLUMNS)]
+        ("th", h) for h in ["method", "seeds", *(results._label(f"{s}:{m}") for s, m in results.table_columns())]
     ]
     assert [row[0][1] for row in table[1:]] == list(results.methods)
     assert all(len(row) == len(table[0]) for row in table)

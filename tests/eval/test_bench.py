@@ -61,8 +61,11 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
         for run in seeds.values():
             for split in ("all", "head", "tail", "cold"):
                 assert split in run["splits"]
-            values = [v for k, v in run["splits"]["all"].items() if k.startswith(("recall", "mrr"))]
-            assert all(0.0 <= v <= 1.0 for v in values)
+            values = [v for k, v in run["splits"]["all"].items() if k.startswith(("recall", "mrr", "ndcg"))]
+            assert all(0.0 <= v <= 1.0 for v in values) and "ndcg@10" in run["splits"]["all"]
+            # one relevant item per query: 1/rank <= 1/log2(rank + 1) <= 1 at each query, so MRR <= NDCG <= R
+            all_ = run["splits"]["all"]
+            assert all_["mrr@10"] - 1e-12 <= all_["ndcg@10"] <= all_["recall@10"] + 1e-12
             recalls = [run["splits"]["all"][f"recall@{k}"] for k in (1, 10, 100, 500, 1000, 2000)]
             assert recalls == sorted(recalls)  # recall never falls as K grows
             assert run["splits"]["all"]["ret_per"] > 0

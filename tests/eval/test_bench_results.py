@@ -41,3 +41,13 @@ def test_a_group_without_test_queries_is_na_not_a_score():
     assert all(row[cold - 1] != "n/a" for row in rows[2:])  # tail has queries: scores
     table = markdown_html(results.to_markdown())
     assert table.count("<td>n/a</td>") == len(results.methods)
+
+
+def test_ndcg_column_only_where_a_run_recorded_it():
+    results = BenchResults.load(COMMITTED[0].parent)
+    assert "NDCG@10" not in results.to_markdown()  # a bench from before NDCG: no column of dashes
+    run = next(iter(next(iter(results.methods.values())).values()))
+    run["splits"]["all"]["ndcg@10"] = 0.1234
+    header = next(line for line in results.to_markdown().splitlines() if line.startswith("| method"))
+    assert header.split(" | ").index("NDCG@10") == header.split(" | ").index("MRR@10") + 1
+    assert "0.1234" in results.to_markdown()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from semid.eval import evaluate, hallucination_rate, items_retrieved, mrr_at_k, recall_at_k, ret_per
+from semid.eval import evaluate, hallucination_rate, items_retrieved, mrr_at_k, ndcg_at_k, recall_at_k, ret_per
 
 RUN = [["a", "b", "c", "d"], ["x", "y"], ["p", "p", "q", "r"]]
 QRELS = [{"c", "z"}, {"y"}, {"q"}]
@@ -18,6 +18,14 @@ def test_recall_hand_computed():
 def test_mrr_hand_computed():
     np.testing.assert_allclose(mrr_at_k(RUN, QRELS, 10), [1 / 3, 1 / 2, 1 / 3])
     np.testing.assert_allclose(mrr_at_k(RUN, QRELS, 2), [0.0, 0.5, 0.0])
+
+
+def test_ndcg_hand_computed():
+    # q0: "c" at rank 3, two relevant items -> (1/log2 4) / (1 + 1/log2 3); q1: "y" at rank 2 -> 1/log2 3
+    np.testing.assert_allclose(ndcg_at_k(RUN, QRELS, 10), [0.5 / (1 + 1 / np.log2(3)), 1 / np.log2(3), 0.5])
+    np.testing.assert_allclose(ndcg_at_k(RUN, QRELS, 2), [0.0, 1 / np.log2(3), 0.0])
+    np.testing.assert_allclose(ndcg_at_k([["a", "b"]], [{"b", "a"}], 2), [1.0])  # the ideal list
+    assert ndcg_at_k([["b", "b", "a"]], [{"b"}], 3).tolist() == [1.0]  # a repeat of a hit gains nothing
 
 
 def test_duplicates_count_once():
@@ -49,7 +57,8 @@ def test_evaluate_splits_by_group():
     assert out["head"]["recall@3"] == pytest.approx(0.75) and out["head"]["n_queries"] == 2
     assert out["tail"]["mrr@10"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="unknown metric"):
-        evaluate(QRELS, RUN, ["ndcg@10"])
+        evaluate(QRELS, RUN, ["map@10"])
+    assert evaluate(QRELS, RUN, ["ndcg@2"])["all"]["ndcg@2"] == pytest.approx(1 / np.log2(3) / 3)
 
 
 def test_agrees_with_trec_eval_on_random_runs():
@@ -60,10 +69,12 @@ def test_agrees_with_trec_eval_on_random_runs():
         run.append(list(rng.choice(items, size=int(rng.integers(1, 40)), replace=False)))
         qrels.append(set(rng.choice(items, size=int(rng.integers(1, 6)), replace=False)))
     for k in (1, 10, 100):
-        ours_recall, ours_mrr = recall_at_k(run, qrels, k), mrr_at_k(run, qrels, k)
+        ours_recall, ours_mrr, ours_ndcg = recall_at_k(run, qrels, k), mrr_at_k(run, qrels, k), ndcg_at_k(run, qrels, k)
         trec_qrels = {str(q): dict.fromkeys(rel, 1) for q, rel in enumerate(qrels)}
         # trec_eval ranks by score: give the top k ranks decreasing scores (recip_rank is not cut at k)
         trec_run = {str(q): {item: float(len(r) - i) for i, item in enumerate(r[:k])} for q, r in enumerate(run)}
-        result = pytrec_eval.RelevanceEvaluator(trec_qrels, {f"recall.{k}", "recip_rank"}).evaluate(trec_run)
+        measures = {f"recall.{k}", "recip_rank", f"ndcg_cut.{k}"}
+        result = pytrec_eval.RelevanceEvaluator(trec_qrels, measures).evaluate(trec_run)
         np.testing.assert_allclose(ours_recall, [result[str(q)][f"recall_{k}"] for q in range(len(run))])
         np.testing.assert_allclose(ours_mrr, [result[str(q)]["recip_rank"] for q in range(len(run))])
+        np.testing.assert_allclose(ours_ndcg, [result[str(q)][f"ndcg_cut_{k}"] for q in range(len(run))])

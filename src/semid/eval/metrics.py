@@ -49,6 +49,24 @@ def mrr_at_k(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) ->
     return np.where(ranks > 0, 1.0 / np.maximum(ranks, 1), 0.0)
 
 
+def ndcg_at_k(run: Sequence[Sequence[str]], qrels: Sequence[set[str]], k: int) -> np.ndarray:
+    """Per query: NDCG@k with binary gains (trec_eval's ndcg_cut): the sum of 1 / log2(rank + 1) over the
+    relevant items in the top k (each once, at its first rank), divided by the same sum for the ideal list,
+    which puts min(k, relevant) relevant items first. One relevant item: 1 / log2(rank + 1)."""
+    _check(run, qrels, k)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2, dtype=np.float64))
+    out = np.empty(len(run), dtype=np.float64)
+    for q, (ranked, rel) in enumerate(zip(run, qrels, strict=True)):
+        seen: set[str] = set()
+        hits = []
+        for i, item in enumerate(ranked[:k]):
+            if item in rel and item not in seen:
+                seen.add(item)
+                hits.append(i)
+        out[q] = discounts[hits].sum() / discounts[: min(k, len(rel))].sum()
+    return out
+
+
 def items_retrieved(run: Sequence[Sequence[str]]) -> np.ndarray:
     """Per query: how many distinct items it retrieved (the per-query values behind Ret-Per)."""
     return np.array([len(set(r)) for r in run], dtype=np.int64)
@@ -78,7 +96,8 @@ def hallucination_rate(n_generated: Sequence[int], n_hallucinated: Sequence[int]
     return bad / total
 
 
-_METRIC = re.compile(r"^(recall|mrr)@(\d+)$")
+_METRIC = re.compile(r"^(recall|mrr|ndcg)@(\d+)$")
+_BY_NAME = {"recall": recall_at_k, "mrr": mrr_at_k, "ndcg": ndcg_at_k}
 
 
 def evaluate(
@@ -87,15 +106,14 @@ def evaluate(
     metrics: Sequence[str],
     groups: dict[str, np.ndarray] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Mean of each metric ("recall@100", "mrr@10", ...) overall and for each boolean query mask in
+    """Mean of each metric ("recall@100", "mrr@10", "ndcg@10", ...) overall and for each boolean query mask in
     `groups` (e.g. head / tail / cold test targets): ``{"all": {...}, "head": {...}, ...}``."""
     per_query: dict[str, np.ndarray] = {}
     for name in metrics:
         m = _METRIC.match(name)
         if m is None:
-            raise ValueError(f"unknown metric {name!r}; use recall@K or mrr@K")
-        fn = recall_at_k if m.group(1) == "recall" else mrr_at_k
-        per_query[name] = fn(run, qrels, int(m.group(2)))
+            raise ValueError(f"unknown metric {name!r}; use recall@K, mrr@K or ndcg@K")
+        per_query[name] = _BY_NAME[m.group(1)](run, qrels, int(m.group(2)))
     masks = {"all": np.ones(len(run), dtype=bool), **(groups or {})}
     out: dict[str, dict[str, float]] = {}
     for group, mask in masks.items():

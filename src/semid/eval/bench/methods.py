@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from semid.sid.table import SIDTable
     from semid.tokenize import Tokenizer
 
-METRICS = [f"recall@{k}" for k in KS] + [f"mrr@{k}" for k in KS]
+METRICS = [f"recall@{k}" for k in KS] + [f"mrr@{k}" for k in KS] + ["ndcg@10", "ndcg@100"]
 DECODE_BATCH = 64
 
 

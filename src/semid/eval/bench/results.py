@@ -32,12 +32,14 @@ TABLE_COLUMNS = [
     ("all", "recall@1000"),
     ("all", "recall@2000"),
     ("all", "mrr@10"),
+    ("all", "ndcg@10"),
     ("head", "recall@100"),
     ("tail", "recall@100"),
     ("cold", "recall@100"),
     ("all", "hallucination"),
     ("all", "ret_per"),
 ]
+OPTIONAL_COLUMNS = {("all", "ndcg@10")}  # shown only when a run recorded it: benches before NDCG did not
 
 
 def mean_ci(values: list[float]) -> tuple[float, float]:
@@ -82,12 +84,23 @@ class BenchResults:
             **({"failed": self.failed} if self.failed else {}),
         }
 
+    def table_columns(self) -> list[tuple[str, str]]:
+        """TABLE_COLUMNS, less a metric no run recorded (NDCG@10 in a results.json from before it was measured)."""
+        recorded = {
+            (split, metric)
+            for seeds in self.methods.values()
+            for run in seeds.values()
+            for split, values in run["splits"].items()
+            for metric in values
+        }
+        return [c for c in TABLE_COLUMNS if c not in OPTIONAL_COLUMNS or c in recorded]
+
     def summary(self) -> dict[str, dict[str, tuple[float, float]]]:
         """method -> "split:metric" -> (mean, 95% CI half-width) over seeds, for the table's columns."""
         out: dict[str, dict[str, tuple[float, float]]] = {}
         for method, seeds in self.methods.items():
             row = {}
-            for split, metric in TABLE_COLUMNS:
+            for split, metric in self.table_columns():
                 vals = [s["splits"].get(split, {}).get(metric) for s in seeds.values()]
                 row[f"{split}:{metric}"] = mean_ci([v for v in vals if v is not None])
             out[method] = row
@@ -95,7 +108,7 @@ class BenchResults:
 
     def to_markdown(self) -> str:
         summary = self.summary()
-        cols = [f"{s}:{m}" for s, m in TABLE_COLUMNS]
+        cols = [f"{s}:{m}" for s, m in self.table_columns()]
         best: dict[str, float] = {}
         for col in cols:
             vals = [summary[m][col][0] for m in summary if not math.isnan(summary[m][col][0])]
@@ -238,6 +251,6 @@ def _cell(col: str, mean: float, ci: float, best: float | None) -> str:
 
 def column_label(col: str) -> str:
     split, metric = col.split(":")
-    short = metric.replace("recall@", "R@").replace("mrr@", "MRR@")
+    short = metric.replace("recall@", "R@").replace("mrr@", "MRR@").replace("ndcg@", "NDCG@")
     short = {"hallucination": "Hallu", "ret_per": "Ret-Per"}.get(short, short)
     return short if split == "all" else f"{split} {short}"
