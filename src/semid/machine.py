@@ -49,3 +49,8 @@ def describe() -> dict[str, Any]:
     except Exception:
         info["gpu"] = None
     return info
+
+
+def machine_label(info: dict[str, Any]) -> str:
+    """One line for a `describe()` dict: "<cpu>, <cores> cores, GPU: <gpu or none>"."""
+    return f"{info.get('cpu')}, {info.get('cores_available')} cores, GPU: {info.get('gpu') or 'none'}"

@@ -61,6 +61,7 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
         for run in seeds.values():
             for split in ("all", "head", "tail", "cold"):
                 assert split in run["splits"]
+            assert run["machine"].endswith("cores, GPU: none") and results["machine"]["cpu"] in run["machine"]
             values = [v for k, v in run["splits"]["all"].items() if k.startswith(("recall", "mrr", "ndcg"))]
             assert all(0.0 <= v <= 1.0 for v in values) and "ndcg@10" in run["splits"]["all"]
             # one relevant item per query: 1/rank <= 1/log2(rank + 1) <= 1 at each query, so MRR <= NDCG <= R

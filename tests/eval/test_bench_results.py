@@ -51,3 +51,16 @@ def test_ndcg_column_only_where_a_run_recorded_it():
     header = next(line for line in results.to_markdown().splitlines() if line.startswith("| method"))
     assert header.split(" | ").index("NDCG@10") == header.split(" | ").index("MRR@10") + 1
     assert "0.1234" in results.to_markdown()
+
+
+def test_runs_made_on_other_machines_are_named_with_their_methods():
+    results = BenchResults.load(COMMITTED[0].parent)
+    writer = f"{results.machine['cpu']}, {results.machine['cores_available']} cores, GPU: none"
+    assert f"Machine: {writer}." in results.to_markdown()  # no run names its own: all from the writer
+    method = next(m for m in results.methods if not m.endswith("+exact"))
+    for run in results.methods[method].values():
+        run["machine"] = "Other CPU, 2 cores, GPU: none"
+    line = next(line for line in results.to_markdown().splitlines() if line.startswith("Machine"))
+    others = [m for m in results.methods if m != method and not m.endswith("+exact")]
+    # in the table's order: the first method's machine first
+    assert line == f"Machines: Other CPU, 2 cores, GPU: none ({method}); {writer} ({', '.join(others)})."

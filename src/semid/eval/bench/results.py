@@ -3,9 +3,10 @@ report.html), in the manner of ranx's `Report`.
 
 ``methods`` maps method -> ``seed<N>`` -> that run's result: ``splits`` (split -> metric -> value, with
 ``ret_per`` and, for generative methods, ``hallucination`` under ``all``), timings and, for generative
-methods, the SID statistics; ``failed`` maps method -> ``seed<N>`` -> why that run failed. The table shows
-the mean ± 95% CI over seeds, the best value in bold, a row per failed method, and marks where the data
-cannot support a column (semid.eval.bench.checks).
+methods, the SID statistics, and the machine it ran on (``machine``; runs from before it was recorded ran on
+the results' own ``machine``, the one that wrote them); ``failed`` maps method -> ``seed<N>`` -> why that run
+failed. The table shows the mean ± 95% CI over seeds, the best value in bold, a row per failed method, and
+marks where the data cannot support a column (semid.eval.bench.checks).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Any
 import numpy as np
 
 from semid.eval.bench.checks import FEW, WHOLE_CATALOGUE, too_few, whole_catalogue
-from semid.eval.bench.config import GENERATIVE, current_names, is_generative
+from semid.eval.bench.config import EXACT_SUFFIX, GENERATIVE, current_names, is_generative
 from semid.eval.metrics import FEW_TEST_QUERIES
 from semid.files import write_text_atomic
+from semid.machine import machine_label
 from semid.reporting import NOT_AVAILABLE
 
 RESULTS_JSON, RESULTS_MD, REPORT_HTML = "results.json", "results.md", "report.html"
@@ -196,9 +198,23 @@ class BenchResults:
         if c:
             ran = [*self.methods, *(x for x in self.failed if x not in self.methods)]
             lines.append(_budget(c, [x for x in ran if is_generative(x)], self.data.get("input_kind")))
-        if m:
-            lines.append(f"Machine: {m.get('cpu')}, {m.get('cores_available')} cores, GPU: {m.get('gpu') or 'none'}.")
+        lines += self._machine_lines(machine_label(m) if m else None)
         return lines
+
+    def _machine_lines(self, writer: str | None) -> list[str]:
+        """ "Machine: ..." or, when the runs were made on several (a bench resumed elsewhere), each with its methods."""
+        where: dict[str, list[str]] = {}
+        for method, seeds in self.methods.items():
+            if method.endswith(EXACT_SUFFIX):  # the same runs as the method's own row
+                continue
+            for run in seeds.values():
+                label = run.get("machine", writer)
+                if label is not None and method not in where.setdefault(label, []):
+                    where[label].append(method)
+        if len(where) > 1:
+            return ["Machines: " + "; ".join(f"{label} ({', '.join(ms)})" for label, ms in where.items()) + "."]
+        label = next(iter(where), writer)
+        return [f"Machine: {label}."] if label else []
 
 
 def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) -> str:

@@ -29,7 +29,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     runs); the table's seeds column then says how many runs each row holds."""
     from tqdm.auto import tqdm
 
-    from semid.machine import describe
+    from semid.machine import describe, machine_label
 
     cfg.check()
     out = Path(out_dir)
@@ -43,7 +43,8 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     summary["warnings"] = data_warnings(summary, methods, KS)
     for note in summary["warnings"]:
         warnings.warn(note, SemidWarning, stacklevel=2)
-    results = BenchResults(data.ds.name, summary, {}, asdict(cfg), describe())
+    machine = describe()
+    results = BenchResults(data.ds.name, summary, {}, asdict(cfg), machine)
     jobs = [(m, 0) for m in methods if m in BASELINES]  # deterministic: one seed
     jobs += [(m, s) for s in range(cfg.seeds) for m in methods if is_generative(m)]
     for method, seed in tqdm(jobs, desc="bench", disable=not cfg.show_progress):
@@ -52,7 +53,9 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
             if not done.exists():  # resumable: a finished (method, seed) is kept
                 if report_only:
                     continue
-                write_text_atomic(done, json.dumps(_run(method, seed, data, cfg, done.parent), indent=2) + "\n")
+                # each run names its machine: a bench resumed elsewhere must not credit one machine with all rows
+                result = {**_run(method, seed, data, cfg, done.parent), "machine": machine_label(machine)}
+                write_text_atomic(done, json.dumps(result, indent=2) + "\n")
         except Exception as exc:  # one method's failure must not sink the others' results
             results.failed.setdefault(method, {})[f"seed{seed}"] = _reason(exc)
             (done.parent / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
