@@ -117,7 +117,9 @@ def test_a_history_gets_the_same_answer_alone_and_batched_with_longer_ones(cycle
     alone = retriever.search(histories=histories, k=5, beam=5, batch_size=1)
     for b, a in zip(batched, alone, strict=True):
         assert b.item_ids == a.item_ids
-        np.testing.assert_allclose(b.scores, a.scores, atol=1e-5)
+        # float32 sums differ with the batch's shape (1.2e-6 relative seen on an Intel Xeon): padding leaking into
+        # a shorter history would move scores by far more
+        np.testing.assert_allclose(b.scores, a.scores, atol=1e-5, rtol=1e-5)
 
 
 def test_a_history_longer_than_the_model_reads_is_cut_to_its_most_recent_items(cycle):

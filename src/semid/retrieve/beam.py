@@ -24,7 +24,8 @@ from semid.retrieve.vocab import SIDVocab
 from semid.sid.trie import SIDTrie
 
 # (prefix tokens [N, t], reorder [N] or None) -> log-probs [N, vocab]. `reorder[i]` is the row of the previous
-# call that row i continues, so a step function can reorder its KV cache and feed only the last token.
+# call that row i continues, so a step function can reorder its KV cache and feed only the last token. At the
+# first step (t = 0) every beam has the same empty prefix, so N may be one row per query instead of per beam.
 StepFn = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
@@ -108,26 +109,35 @@ def beam_search(
     reorder: torch.Tensor | None = None
     rows = torch.arange(B, device=dev)[:, None] * W
     for t in range(L + 1):
-        lp = step(prefix, reorder).view(B, W, -1).float()
+        lp = step(prefix, reorder).float()
+        # Only beam 0 is live at t = 0 (the others are copies at -inf): expanding it alone keeps this step at
+        # [B, 1, m], not [B, W, m] (for atomic IDs m is the catalogue: 64 x 100 x 117k floats on wordnet).
+        width_now = 1 if t == 0 else W
+        lp = lp.view(B, -1, lp.shape[-1])[:, :width_now]
         m = vocab.codebook_sizes[t] if t < L else 0
         start = vocab.layer_start(t) if t < L else 0
-        code_lp = lp[:, :, start : start + m]  # [B, W, m]
+        code_lp = lp[:, :, start : start + m]  # [B, width_now, m]
         eos_lp = lp[:, :, vocab.eos]
-        live = ~finished & torch.isfinite(scores)
+        now_scores, now_nodes, now_finished = scores[:, :width_now], nodes[:, :width_now], finished[:, :width_now]
+        live = ~now_finished & torch.isfinite(now_scores)
         if m:
-            child = trie.children(torch.where(live, nodes, -1), m)
+            child = trie.children(torch.where(live, now_nodes, -1), m)
             code_ok = (child >= 0 if constrained else torch.ones_like(child, dtype=torch.bool)) & live[:, :, None]
             code_lp = torch.where(code_ok, code_lp, torch.full_like(code_lp, neg))
         else:
-            child = torch.zeros((B, W, 0), dtype=torch.long, device=dev)
-        safe_nodes = nodes.clamp(min=0)
-        ends_sid = (trie.node_sid[safe_nodes] >= 0) & (nodes >= 0)
+            child = torch.zeros((B, width_now, 0), dtype=torch.long, device=dev)
+        safe_nodes = now_nodes.clamp(min=0)
+        ends_sid = (trie.node_sid[safe_nodes] >= 0) & (now_nodes >= 0)
         eos_ok = live & (ends_sid if constrained else torch.full_like(live, t >= 1))
         eos_lp = torch.where(eos_ok, eos_lp, torch.full_like(eos_lp, neg))
-        stay = torch.where(finished, torch.zeros_like(eos_lp), torch.full_like(eos_lp, neg))
-        cand = scores[:, :, None] + torch.cat([code_lp, eos_lp[:, :, None], stay[:, :, None]], dim=2)
+        stay = torch.where(now_finished, torch.zeros_like(eos_lp), torch.full_like(eos_lp, neg))
+        cand = now_scores[:, :, None] + torch.cat([code_lp, eos_lp[:, :, None], stay[:, :, None]], dim=2)
         width = m + 2
-        top_scores, top_idx = cand.view(B, W * width).topk(W, dim=1)
+        top_scores, top_idx = cand.view(B, width_now * width).topk(min(W, width_now * width), dim=1)
+        if top_idx.shape[1] < W:  # fewer candidates than beams: the rest are dead beams ("stay" of beam 0, -inf)
+            pad = W - top_idx.shape[1]
+            top_scores = torch.cat([top_scores, top_scores.new_full((B, pad), neg)], 1)
+            top_idx = torch.cat([top_idx, top_idx.new_full((B, pad), width - 1)], 1)
         parent = top_idx // width
         choice = top_idx % width
         is_code, is_eos = choice < m, choice == m
@@ -136,7 +146,7 @@ def beam_search(
         parent_len = torch.gather(lengths, 1, parent)
         codes = torch.gather(codes, 1, parent[:, :, None].expand(-1, -1, L)).clone()
         if m:
-            chosen_child = torch.gather(child.reshape(B, W * m), 1, (parent * m + choice.clamp(max=m - 1)))
+            chosen_child = torch.gather(child.reshape(B, width_now * m), 1, (parent * m + choice.clamp(max=m - 1)))
         else:
             chosen_child = torch.full_like(parent_nodes, -1)
         nodes = torch.where(is_code, chosen_child, parent_nodes)

@@ -102,7 +102,8 @@ def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int, mask: torch.Te
     def step(prefix: torch.Tensor, reorder: torch.Tensor | None) -> torch.Tensor:
         t = prefix.shape[1]
         allowed = model.allowed[t].nonzero().squeeze(1)
-        out = torch.full((n_queries * beam, n_tokens), float("-inf"), device=query.device)
+        rows = n_queries if t == 0 else n_queries * beam  # t = 0: one row per query (see beam.StepFn)
+        out = torch.full((rows, n_tokens), float("-inf"), device=query.device)
         if allowed.numel() == 1:  # only EOS can follow: probability 1 whatever the decoder says
             return out.index_fill_(1, allowed, 0.0)
         with torch.no_grad():
@@ -118,9 +119,6 @@ def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int, mask: torch.Te
             h = final_norm(x)[:, 0]
             vectors = (query[:, None, :] + model.out_proj(h).view(n_queries, h.shape[0] // n_queries, -1)).flatten(0, 1)
             logits = scale * vectors @ model.out_rows[allowed].T + model.out_bias[allowed]
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            if t == 0:
-                logp = logp.repeat_interleave(beam, dim=0)
-            return out.index_copy_(1, allowed, logp)
+            return out.index_copy_(1, allowed, torch.log_softmax(logits.float(), dim=-1))
 
     return step
