@@ -103,9 +103,11 @@ def sid_step_fn(model: SIDModel, inputs: torch.Tensor, beam: int, mask: torch.Te
         t = prefix.shape[1]
         allowed = model.allowed[t].nonzero().squeeze(1)
         rows = n_queries if t == 0 else n_queries * beam  # t = 0: one row per query (see beam.StepFn)
+        if allowed.numel() == 1:  # only EOS can follow: probability 1 whatever the decoder says; one row shared
+            # by all (a read-only expanded view: with atomic IDs a full table would be rows x catalogue floats)
+            only = torch.full((1, n_tokens), float("-inf"), device=query.device).index_fill_(1, allowed, 0.0)
+            return only.expand(rows, -1)
         out = torch.full((rows, n_tokens), float("-inf"), device=query.device)
-        if allowed.numel() == 1:  # only EOS can follow: probability 1 whatever the decoder says
-            return out.index_fill_(1, allowed, 0.0)
         with torch.no_grad():
             if t == 0:  # every beam starts from BOS: one row per query
                 tokens, parents = bos, None
