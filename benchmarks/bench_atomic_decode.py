@@ -5,10 +5,10 @@
 
 The minilm SID decoder (random weights: speed does not depend on training) over `--items` atomic IDs, one
 batch of text queries, constrained; also 3 x 256 codes for the same items as the usual case. Reports the
-seconds per batch and the peak resident memory of the process so far (ru_maxrss) after each shape. The wordnet bench's
-dsi run (117,659 items, batch 64, beam 100) spent 29 s per batch and 18 GB before the first step expanded
-only beam 0 and the EOS-only last step stopped building a [B x beam, catalogue] table. Writes
-benchmarks/results/<name>.json with the machine description.
+seconds per batch and the peak resident memory of the process so far (ru_maxrss) after each shape. The
+wordnet bench's dsi run (117,659 items, batch 64, beam 100; its progress bar counts more than beam search)
+spent 29 s per batch and 18 GB before the first step expanded only beam 0 and the EOS-only last step stopped
+building a [B x beam, catalogue] table. Writes benchmarks/results/<name>.json with the machine description.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """`semid bench` end to end on a small real catalogue (the WordNet test asset), and its summary maths."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -109,6 +110,26 @@ def test_report_only_tables_the_finished_runs_and_starts_none(bench_out):
     assert not (out / "runs" / "rq_kmeans" / "seed2").exists()
     table = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert sorted(table["methods"]["rq_kmeans"]) == ["seed0", "seed1"]
+
+
+def test_a_run_without_its_own_machine_keeps_the_machine_of_the_table_it_was_in(bench_out, tmp_path):
+    out, args = bench_out
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    old_run = moved / "runs" / "bm25" / "seed0" / "result.json"
+    run = json.loads(old_run.read_text(encoding="utf-8"))
+    del run["machine"]  # written before runs named their machine
+    old_run.write_text(json.dumps(run), encoding="utf-8")
+    table = json.loads((moved / "results.json").read_text(encoding="utf-8"))
+    table["machine"]["cpu"] = "Earlier CPU"
+    (moved / "results.json").write_text(json.dumps(table), encoding="utf-8")
+    at = args.index("--out") + 1
+    res = runner.invoke(app, [*args[:at], str(moved), *args[at + 1 :], "--report-only"])
+    assert res.exit_code == 0, res.output
+    methods = json.loads((moved / "results.json").read_text(encoding="utf-8"))["methods"]
+    assert methods["bm25"]["seed0"]["machine"].startswith("Earlier CPU, ")
+    assert not methods["dense"]["seed0"]["machine"].startswith("Earlier CPU")  # it named its own
+    assert "Machines: " in (moved / "results.md").read_text(encoding="utf-8")
 
 
 def test_mean_ci_and_bad_method():

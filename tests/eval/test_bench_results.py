@@ -51,6 +51,10 @@ def test_ndcg_column_only_where_a_run_recorded_it():
     header = next(line for line in results.to_markdown().splitlines() if line.startswith("| method"))
     assert header.split(" | ").index("NDCG@10") == header.split(" | ").index("MRR@10") + 1
     assert "0.1234" in results.to_markdown()
+    several = next(m for m, seeds in results.methods.items() if len(seeds) >= 2)
+    next(iter(results.methods[several].values()))["splits"]["all"]["ndcg@10"] = 0.5678
+    row = next(line for line in results.to_markdown().splitlines() if line.startswith(f"| {several} |"))
+    assert row.split(" | ")[header.split(" | ").index("NDCG@10")] == "–"  # not a mean over one of its seeds
 
 
 def test_runs_made_on_other_machines_are_named_with_their_methods():

@@ -81,7 +81,7 @@ def verdict(expect: Expect, ci: tuple[float, float] | None, null: float, margin:
 
 def check_claim(claim: Claim, results: BenchResults, ranking: Ranking = "beam") -> ClaimCheck:
     """`claim` on one bench; a method not run or failed gives an inconclusive check saying so."""
-    ranked = ranking == "exact" and claim.metric.startswith(("recall@", "mrr@"))
+    ranked = ranking == "exact" and claim.metric.startswith(("recall@", "mrr@", "ndcg@"))
     names = [m + EXACT_SUFFIX if ranked else m for m in (claim.method, claim.baseline)]
     missing = [m for m in names if m not in results.methods]
     if missing:

@@ -104,6 +104,8 @@ class BenchResults:
             row = {}
             for split, metric in self.table_columns():
                 vals = [s["splits"].get(split, {}).get(metric) for s in seeds.values()]
+                if (split, metric) in OPTIONAL_COLUMNS and None in vals:  # a mean over some seeds only would mislead
+                    vals = []
                 row[f"{split}:{metric}"] = mean_ci([v for v in vals if v is not None])
             out[method] = row
         return out

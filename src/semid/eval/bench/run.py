@@ -14,7 +14,7 @@ from semid.eval.bench.checks import data_warnings
 from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, current_names, is_generative
 from semid.eval.bench.data import BenchData, prepare_bench_data
 from semid.eval.bench.methods import run_baseline, run_generative
-from semid.eval.bench.results import BenchResults
+from semid.eval.bench.results import RESULTS_JSON, BenchResults
 from semid.eval.metrics import KS
 from semid.files import write_text_atomic
 from semid.finetune_rule import check_finetune_request
@@ -43,7 +43,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     summary["warnings"] = data_warnings(summary, methods, KS)
     for note in summary["warnings"]:
         warnings.warn(note, SemidWarning, stacklevel=2)
-    machine = describe()
+    machine, earlier = describe(), _earlier_machine(out)
     results = BenchResults(data.ds.name, summary, {}, asdict(cfg), machine)
     jobs = [(m, 0) for m in methods if m in BASELINES]  # deterministic: one seed
     jobs += [(m, s) for s in range(cfg.seeds) for m in methods if is_generative(m)]
@@ -62,12 +62,24 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
             warnings.warn(f"{method} seed {seed} failed: {_reason(exc)}; the other methods go on", SemidWarning, 2)
             continue
         result = json.loads(done.read_text(encoding="utf-8"))
+        if earlier is not None:  # a run from before runs named their machine: the one of the table it was in
+            result.setdefault("machine", earlier)
         exact = result.pop("exact_rank", None)
         results.methods.setdefault(method, {})[f"seed{seed}"] = result
         if exact is not None:  # the same run's beams with their items ranked by item vector: its own row
             results.methods.setdefault(method + EXACT_SUFFIX, {})[f"seed{seed}"] = exact
     results.save(out)
     return results
+
+
+def _earlier_machine(out: Path) -> str | None:
+    """The machine of the results.json already in `out` (None without one)."""
+    from semid.machine import machine_label
+
+    if not (out / RESULTS_JSON).exists():
+        return None
+    recorded = json.loads((out / RESULTS_JSON).read_text(encoding="utf-8")).get("machine")
+    return machine_label(recorded) if recorded else None
 
 
 def _all(cfg: BenchConfig) -> bool:
