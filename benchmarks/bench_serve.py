@@ -8,6 +8,10 @@ per level, bounded by a request count and a time limit per level. It runs twice 
 with dynamic micro-batching and with batching off (max batch 1), the peer, and reports the ratio. Then
 it stops the server with SIGTERM and records whether it shut down cleanly. Writes
 benchmarks/results/serve_<name>.json and .md with the machine description.
+
+The clients are Python (httpx) on the same cores as the server: past the client's own limit the figures measure
+the client. On 2 cores with the demo retriever that is ~140 QPS at 64 clients, where `wrk` measured the server at
+449 (benchmarks/results/serve_demo_collapse/); for a fast server load it with wrk (benchmarks/serve_wrk_lua.py).
 """
 
 from __future__ import annotations
