@@ -48,6 +48,16 @@ def payloads(data_dir: Path, input_kind: str, k: int, n: int) -> list[dict[str, 
     return [{"query": text, "k": k} for text in q["query"]]
 
 
+def artifact_payloads(artifact: Path, data_dir: Path, k: int, n: int) -> tuple[str, list[dict[str, Any]]]:
+    """The retriever's input kind (from its retriever.json) and up to `n` test bodies of that kind; exits
+    naming the folder when it holds no test queries."""
+    input_kind = json.loads((artifact / "retriever.json").read_text(encoding="utf-8"))["input_kind"]
+    bodies = payloads(data_dir, input_kind, k, n)
+    if not bodies:
+        raise SystemExit(f"{data_dir}: no test queries")
+    return input_kind, bodies
+
+
 def start_server(artifact: Path, port: int, options: list[str], log: Path) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "semid.cli", "serve", str(artifact), "--port", str(port), *options]
     with log.open("wb") as fh:
@@ -144,10 +154,7 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="result file suffix (default: the dataset folder's name)")
     args = ap.parse_args()
 
-    meta = json.loads((args.artifact / "retriever.json").read_text(encoding="utf-8"))
-    bodies = payloads(args.data, meta["input_kind"], args.k, n=1000)
-    if not bodies:
-        raise SystemExit(f"{args.data}: no test queries")
+    input_kind, bodies = artifact_payloads(args.artifact, args.data, args.k, n=1000)
     levels = [int(v) for v in args.levels.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     name = args.name or (args.data.parent.name if args.data.name == "data" else args.data.name)
@@ -158,7 +165,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "benchmark": "serve",
         "artifact": str(args.artifact),
-        "input_kind": meta["input_kind"],
+        "input_kind": input_kind,
         "beam": args.beam,
         "k": args.k,
         "requests_per_level": args.requests,

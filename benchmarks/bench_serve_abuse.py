@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.bench_serve import free_port, payloads, start_server, stop_server
+from benchmarks.bench_serve import artifact_payloads, free_port, start_server, stop_server
 from benchmarks.report import parser, write_result
 from benchmarks.serve_abuse import HOST
 from benchmarks.serve_abuse.answers import expected_answers
@@ -67,11 +66,9 @@ def main() -> None:
     args = ap.parse_args()
 
     t_start = time.perf_counter()
-    meta = json.loads((args.artifact / "retriever.json").read_text(encoding="utf-8"))
-    key = "history" if meta["input_kind"] == "history" else "query"
-    inputs = [b[key] for b in payloads(args.data, meta["input_kind"], 10, n=args.queries)]
-    if not inputs:
-        raise SystemExit(f"{args.data}: no test queries")
+    input_kind, bodies = artifact_payloads(args.artifact, args.data, 10, n=args.queries)
+    key = "history" if input_kind == "history" else "query"
+    inputs = [b[key] for b in bodies]
     ks = [int(v) for v in args.ks.split(",")]
     name = args.name or (args.data.parent.name if args.data.name == "data" else args.data.name)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +126,7 @@ def main() -> None:
     results: dict[str, Any] = {
         "benchmark": "serve_abuse",
         "artifact": str(args.artifact),
-        "input_kind": meta["input_kind"],
+        "input_kind": input_kind,
         "beam": args.beam,
         "ks": ks,
         "distinct_queries": len(inputs),

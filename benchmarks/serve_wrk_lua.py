@@ -3,7 +3,7 @@ be loaded by a client written in C instead of Python clients sharing its 2 cores
 
     .venv/bin/python -m benchmarks.serve_wrk_lua --artifact runs/demo/retriever --data runs/demo/data --out post.lua
     semid serve runs/demo/retriever --port 8123 --beam 20 &
-    wrk -t1 -c64 -d15s --latency -s post.lua http://127.0.0.1:8123/search
+    wrk -t1 -c64 -d15s --latency -s post.lua http://127.0.0.1:8123/search      # Debian: apt-get install wrk
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from benchmarks.bench_serve import payloads
+from benchmarks.bench_serve import artifact_payloads
 
 
 def wrk_script(bodies: list[dict[str, object]]) -> str:
@@ -32,10 +32,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="distinct bodies")
     ap.add_argument("--out", type=Path, default=Path("post.lua"))
     args = ap.parse_args()
-    meta = json.loads((args.artifact / "retriever.json").read_text(encoding="utf-8"))
-    bodies = payloads(args.data, meta["input_kind"], args.k, args.n)
-    if not bodies or any("]]" in json.dumps(b) for b in bodies):  # ]] would end the Lua long string early
-        raise SystemExit(f"{args.data}: no test queries, or one that a Lua long string cannot hold")
+    _, bodies = artifact_payloads(args.artifact, args.data, args.k, args.n)
+    if any("]]" in json.dumps(b) for b in bodies):  # ]] would end the Lua long string early
+        raise SystemExit(f"{args.data}: a test query that a Lua long string cannot hold")
     args.out.write_text(wrk_script(bodies), encoding="utf-8")
     print(f"{len(bodies)} bodies -> {args.out}")
 
