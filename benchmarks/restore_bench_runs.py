@@ -26,6 +26,9 @@ from semid.machine import machine_label
 def restore_runs(committed: Path, out: Path) -> list[Path]:
     """Write every run of `committed` (a folder with results.json and bench_config.json) into `out`; the
     result.json files written."""
+    missing = [name for name in ("results.json", "bench_config.json") if not (committed / name).is_file()]
+    if missing:
+        raise SystemExit(f"{committed}: no {' or '.join(missing)}; give a committed bench folder")
     results = BenchResults.load(committed)
     writer = machine_label(results.machine) if results.machine else None
     out.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from semid.eval.bench.results import RESULTS_JSON, BenchResults
 from semid.eval.metrics import KS
 from semid.files import write_text_atomic
 from semid.finetune_rule import check_finetune_request
+from semid.machine import describe, machine_label
 
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) -> BenchResults:
@@ -28,8 +29,6 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
     ``report_only``: write the tables from the runs finished so far and start none (read a long bench while it
     runs); the table's seeds column then says how many runs each row holds."""
     from tqdm.auto import tqdm
-
-    from semid.machine import describe, machine_label
 
     cfg.check()
     out = Path(out_dir)
@@ -74,8 +73,6 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
 
 def _earlier_machine(out: Path) -> str | None:
     """The machine of the results.json already in `out` (None without one)."""
-    from semid.machine import machine_label
-
     if not (out / RESULTS_JSON).exists():
         return None
     recorded = json.loads((out / RESULTS_JSON).read_text(encoding="utf-8")).get("machine")
