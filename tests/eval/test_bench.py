@@ -59,7 +59,8 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
         assert len(seeds) == (1 if method in ("bm25", "dense", "popularity") else 2)
         if method in exact:
             continue
-        for run in seeds.values():
+        for seed, run in seeds.items():
+            assert not (out / "runs" / method / seed / "retriever").exists()  # checkpoints go once scored
             for split in ("all", "head", "tail", "cold"):
                 assert split in run["splits"]
             assert run["machine"].endswith("cores, GPU: none") and results["machine"]["cpu"] in run["machine"]
@@ -99,6 +100,34 @@ def test_bench_resumes_without_rerunning_finished_methods(bench_out):
     assert res.exit_code == 0, res.output
     assert "--data-dir is deprecated" in res.output
     assert done.stat().st_mtime_ns == stamp
+
+
+def test_a_run_cut_off_after_training_resumes_from_its_checkpoint(bench_out, monkeypatch):
+    import torch
+
+    import semid.eval.bench.methods as methods
+
+    out, args = bench_out
+    mine = [*args]
+    mine[mine.index("--out") + 1] = str(out.parent / "cut")
+    mine[mine.index("--methods") + 1] = "rq_kmeans"
+    mine[mine.index("--seeds") + 1] = "1"
+
+    def cut_off(*_args, **_kwargs):
+        raise RuntimeError("cut off while decoding")
+
+    monkeypatch.setattr(methods, "_decode", cut_off)
+    res = runner.invoke(app, mine)
+    assert res.exit_code == 1 and "failed: rq_kmeans seed0" in res.output  # said, and a row of the table
+    run = out.parent / "cut" / "runs" / "rq_kmeans" / "seed0"
+    assert "cut off while decoding" in (run / "error.txt").read_text()
+    trained = torch.load(run / "retriever" / "checkpoint" / "last.pt", weights_only=True)["history"]
+    monkeypatch.undo()
+    res = runner.invoke(app, mine)
+    assert res.exit_code == 0, res.output
+    result = json.loads((run / "result.json").read_text())
+    assert result["epoch_seconds"] == [row["seconds"] for row in trained]  # resumed, not trained again
+    assert not (run / "retriever").exists() and not (run / "error.txt").exists()
 
 
 def test_report_only_tables_the_finished_runs_and_starts_none(bench_out):

@@ -150,8 +150,40 @@ def test_training_resumes_from_its_checkpoint(tiny, tmp_path):
     assert [r["epoch"] for r in h3] == [1, 2, 3]
     assert h3[:2] == h2
     other = ModelConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8)
-    with pytest.raises(DataError, match="another model or dataset"):
+    with pytest.raises(DataError, match=r"another training run \(model settings differ\)"):
         train_retriever(root / "ds", root / "tok", tmp_path / "art", BuildConfig(backbone="t5", t5=other), more)
+
+
+def test_a_checkpoint_is_not_resumed_on_other_sids(tiny, tmp_path):
+    """A tokenizer refit elsewhere (another CPU's floats) can give other SIDs: the checkpoint must say so."""
+    from semid.codes import Codes
+    from semid.data.format import load_dataset
+    from semid.pipeline import resolve_table_dir
+    from semid.retrieve.train import fit_retriever
+    from semid.sid.table import SIDTable
+
+    root, _, _ = tiny
+    ds, table = load_dataset(root / "ds"), SIDTable.load(resolve_table_dir(root / "tok"))
+    model_cfg = ModelConfig(d_model=16, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2, d_kv=8)
+    build = BuildConfig(backbone="t5", t5=model_cfg)
+    cfg = TrainConfig(epochs=1, batch_size=16, eval_queries=0, show_progress=False)
+    fit_retriever(ds, table, build, cfg, tmp_path / "art")
+    codes = table.item_codes()
+    swap = np.arange(table.n_items)
+    swap[[0, 1]] = [1, 0]  # items i0 and i1 trade SIDs: the same SIDs, the same number of pairs
+    moved = SIDTable.build(
+        table.item_ids, Codes(codes.codes[swap], codes.lengths[swap]), table.codebook_sizes, table.popularity
+    )
+    assert moved.fingerprint() != table.fingerprint() and moved.n_sids == table.n_sids
+    assert SIDTable.build(table.item_ids, codes, table.codebook_sizes).fingerprint() == table.fingerprint()
+    with pytest.raises(DataError, match=r"another training run \(item -> SID tables differ\)"):
+        fit_retriever(ds, moved, build, cfg, tmp_path / "art")
+    fit_retriever(ds, table, build, cfg, tmp_path / "art")  # its own table resumes (nothing left to train)
+    ckpt = tmp_path / "art" / "checkpoint" / "last.pt"
+    state = torch.load(ckpt, weights_only=True)
+    del state["identity"]["sids"]
+    torch.save(state, ckpt)
+    fit_retriever(ds, moved, build, cfg, tmp_path / "art")  # written before checkpoints named their table: resumed
 
 
 def test_a_planted_or_broken_checkpoint_never_runs_and_is_named(tiny, tmp_path):

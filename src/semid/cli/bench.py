@@ -68,7 +68,10 @@ def bench(
     batch_size: int = typer.Option(BENCH.batch_size, help="training pairs per step"),
     beam: int = typer.Option(BENCH.beam, help="beam width at evaluation"),
     device: str | None = typer.Option(BENCH.device, help=DEVICE_HELP),
-    keep_artifacts: bool = typer.Option(BENCH.keep_artifacts, help="keep every run's tokenizer and retriever folders"),
+    keep_artifacts: bool = typer.Option(
+        BENCH.keep_artifacts,
+        help="keep every run's tokenizer and retriever folders (else its training checkpoints go once it is scored)",
+    ),
     report_only: bool = typer.Option(
         False, "--report-only", help="table the runs finished so far, start none (read a bench while it runs)"
     ),

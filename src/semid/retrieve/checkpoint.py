@@ -1,8 +1,8 @@
 """Training checkpoints that cannot run code: tensors and plain values only, loaded with ``weights_only=True``.
 
 ``last.pt`` holds the model, optimizer and scheduler state, the per-epoch history, the best epoch so far (and
-its weights), and the identity of what was trained (model config, number of training pairs), so that a rerun
-resumes only the same run.
+its weights), and the identity of what was trained (model config, number of training pairs, the SID table's
+fingerprint), so that a rerun resumes only the same run: a table refit to other SIDs is refused, not trained on.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import Any
 import torch
 
 from semid.errors import DataError
+
+WHAT = {"model_config": "model settings", "n_pairs": "training pairs", "sids": "item -> SID tables"}
 
 
 def save_checkpoint(
@@ -55,8 +57,17 @@ def load_checkpoint(
             f"{path} is not a readable semid checkpoint ({type(exc).__name__}); remove it to start over",
             source=str(path),
         ) from None
-    if not isinstance(state, dict) or state.get("identity") != identity:
-        raise DataError(f"{path} belongs to another model or dataset; remove it to start over", source=str(path))
+    saved = state.get("identity") if isinstance(state, dict) else None
+    if not isinstance(saved, dict):
+        raise DataError(f"{path} holds no training identity; remove it to start over", source=str(path))
+    if "sids" not in saved:  # written before checkpoints named their SID table: compared on the rest
+        identity = {k: v for k, v in identity.items() if k != "sids"}
+    differ = [WHAT.get(k, k) for k in sorted(identity.keys() | saved.keys()) if saved.get(k) != identity.get(k)]
+    if differ:
+        raise DataError(
+            f"{path} belongs to another training run ({', '.join(differ)} differ); remove it to start over",
+            source=str(path),
+        )
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])

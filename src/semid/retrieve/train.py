@@ -133,7 +133,7 @@ def fit_retriever(
     warmup = max(1, min(cfg.warmup_steps, steps_per_epoch * cfg.epochs // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.lr_schedule, warmup, steps_per_epoch * cfg.epochs))
     ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
-    identity = {"model_config": backbone.config(), "n_pairs": len(inputs)}
+    identity = {"model_config": backbone.config(), "n_pairs": len(inputs), "sids": table.fingerprint()}
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "recall": -1.0, "state": None}
     if ckpt is not None and (ckpt / "last.pt").exists():

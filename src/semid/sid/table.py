@@ -16,6 +16,7 @@ About 25 bytes per item plus the id strings; see benchmarks/bench_sid_table.py f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -173,6 +174,14 @@ class SIDTable:
         """Each item's SID as Codes."""
         sids = self.sid_code_matrix()
         return Codes(sids.codes[self.item_sid], sids.lengths[self.item_sid])
+
+    def fingerprint(self) -> str:
+        """sha256 of which item has which SID (ids, codes, lengths): what a model trained on this table learnt."""
+        codes = self.item_codes()
+        digest = hashlib.sha256()
+        for part in (_hash_ids(self.item_ids), codes.codes, codes.lengths):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        return digest.hexdigest()
 
     def items_of_sid(self, sid: int) -> np.ndarray:
         """Item indices of one SID, most popular first."""

@@ -86,7 +86,7 @@ class BenchConfig:
     finetune_lr: float = 1e-4  # TrainConfig's, likewise
     beam: int = 100
     device: str | None = None
-    keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays)
+    keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays once scored)
     show_progress: bool = True
 
     def check(self) -> None:

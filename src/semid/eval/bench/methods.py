@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 METRICS = [f"recall@{k}" for k in KS] + [f"mrr@{k}" for k in KS] + ["ndcg@10", "ndcg@100"]
 DECODE_BATCH = 64
+RETRIEVER_DIR = "retriever"  # a run's training checkpoints and trained retriever, in its runs/<method>/seed<N>
 
 
 def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
@@ -73,7 +74,8 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     if cfg.keep_artifacts:
         tokenizer.save(work / "tok" / TOKENIZER_DIR)
     t1 = time.perf_counter()
-    retriever, history = _train(data, table, cfg, seed, work / "retriever" if cfg.keep_artifacts else None)
+    # always checkpointed in the run's folder: a bench cut off or failing after an epoch resumes from there
+    retriever, history = _train(data, table, cfg, seed, work / RETRIEVER_DIR)
     train_seconds = time.perf_counter() - t1
     retriever = with_cold_items(retriever, data, tokenizer, dedup, cfg)
     table = retriever.table

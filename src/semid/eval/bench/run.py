@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import traceback
 import warnings
 from dataclasses import asdict
@@ -13,7 +14,7 @@ from semid.errors import DataError, SemidWarning
 from semid.eval.bench.checks import data_warnings
 from semid.eval.bench.config import ALL_METHODS, BASELINES, EXACT_SUFFIX, BenchConfig, current_names, is_generative
 from semid.eval.bench.data import BenchData, prepare_bench_data
-from semid.eval.bench.methods import run_baseline, run_generative
+from semid.eval.bench.methods import RETRIEVER_DIR, run_baseline, run_generative
 from semid.eval.bench.results import RESULTS_JSON, BenchResults
 from semid.eval.metrics import KS
 from semid.files import write_text_atomic
@@ -55,6 +56,8 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
                 # each run names its machine: a bench resumed elsewhere must not credit one machine with all rows
                 result = {**_run(method, seed, data, cfg, done.parent), "machine": machine_label(machine)}
                 write_text_atomic(done, json.dumps(result, indent=2) + "\n")
+                if not cfg.keep_artifacts:  # scored: its checkpoints were kept only to resume it
+                    shutil.rmtree(done.parent / RETRIEVER_DIR, ignore_errors=True)
         except Exception as exc:  # one method's failure must not sink the others' results
             results.failed.setdefault(method, {})[f"seed{seed}"] = _reason(exc)
             (done.parent / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
