@@ -61,6 +61,7 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
             continue
         for seed, run in seeds.items():
             assert not (out / "runs" / method / seed / "retriever").exists()  # checkpoints go once scored
+            assert "training_resumed" not in run
             for split in ("all", "head", "tail", "cold"):
                 assert split in run["splits"]
             assert run["machine"].endswith("cores, GPU: none") and results["machine"]["cpu"] in run["machine"]
@@ -121,13 +122,24 @@ def test_a_run_cut_off_after_training_resumes_from_its_checkpoint(bench_out, mon
     assert res.exit_code == 1 and "failed: rq_kmeans seed0" in res.output  # said, and a row of the table
     run = out.parent / "cut" / "runs" / "rq_kmeans" / "seed0"
     assert "cut off while decoding" in (run / "error.txt").read_text()
-    trained = torch.load(run / "retriever" / "checkpoint" / "last.pt", weights_only=True)["history"]
+    ckpt = run / "retriever" / "checkpoint" / "last.pt"
+    state = torch.load(ckpt, weights_only=True)
+    state["identity"]["sids"] = "0" * 64  # as if trained on SIDs that a refit on another CPU no longer gives
+    torch.save(state, ckpt)
+    res = runner.invoke(app, mine)  # that checkpoint is dropped by name, training starts over, cut off again
+    assert (
+        res.exit_code == 1
+        and "item -> SID tables differ); remove it to start over; training rq_kmeans seed0 from the start"
+        in " ".join(res.output.split())
+    )
+    trained = torch.load(ckpt, weights_only=True)
+    assert trained["identity"]["sids"] != "0" * 64 and trained["history"] != state["history"]
     monkeypatch.undo()
     res = runner.invoke(app, mine)
     assert res.exit_code == 0, res.output
     result = json.loads((run / "result.json").read_text())
-    assert result["epoch_seconds"] == [row["seconds"] for row in trained]  # resumed, not trained again
-    assert not (run / "retriever").exists() and not (run / "error.txt").exists()
+    assert result["epoch_seconds"] == [row["seconds"] for row in trained["history"]]  # resumed, not trained again
+    assert result["training_resumed"] and not (run / "retriever").exists() and not (run / "error.txt").exists()
 
 
 def test_report_only_tables_the_finished_runs_and_starts_none(bench_out):

@@ -17,6 +17,10 @@ from semid.errors import DataError
 WHAT = {"model_config": "model settings", "n_pairs": "training pairs", "sids": "item -> SID tables"}
 
 
+class CheckpointMismatch(DataError):
+    """A checkpoint of another training run: other model settings, training pairs or item -> SID table."""
+
+
 def save_checkpoint(
     folder: Path,
     identity: dict[str, Any],
@@ -64,9 +68,8 @@ def load_checkpoint(
         identity = {k: v for k, v in identity.items() if k != "sids"}
     differ = [WHAT.get(k, k) for k in sorted(identity.keys() | saved.keys()) if saved.get(k) != identity.get(k)]
     if differ:
-        raise DataError(
-            f"{path} belongs to another training run ({', '.join(differ)} differ); remove it to start over",
-            source=str(path),
+        raise CheckpointMismatch(
+            f"belongs to another training run ({', '.join(differ)} differ); remove it to start over", source=str(path)
         )
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])

@@ -6,13 +6,15 @@ Recall/MRR@K by head / tail / cold split, and Ret-Per (`semid.eval.metrics.ret_p
 
 from __future__ import annotations
 
+import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from semid.errors import DataError
+from semid.errors import DataError, SemidWarning
 from semid.eval.bench.config import BenchConfig, generative_spec
 from semid.eval.bench.data import BenchData
 from semid.eval.metrics import KS, evaluate, hallucination_rate, items_retrieved, ret_per
@@ -74,8 +76,7 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     if cfg.keep_artifacts:
         tokenizer.save(work / "tok" / TOKENIZER_DIR)
     t1 = time.perf_counter()
-    # always checkpointed in the run's folder: a bench cut off or failing after an epoch resumes from there
-    retriever, history = _train(data, table, cfg, seed, work / RETRIEVER_DIR)
+    retriever, history, resumed = _train_or_resume(data, table, cfg, seed, work / RETRIEVER_DIR)
     train_seconds = time.perf_counter() - t1
     retriever = with_cold_items(retriever, data, tokenizer, dedup, cfg)
     table = retriever.table
@@ -106,8 +107,30 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
         "valid_recall@10": [h.get("valid_recall@10") for h in history],
         "epoch_seconds": [h["seconds"] for h in history],
         "seconds": {"tokenize": fit_seconds, "train": train_seconds, "eval": eval_seconds},
+        **({"training_resumed": True} if resumed else {}),  # seconds.train is then the resumed part's only
         **extra,
     }
+
+
+def _train_or_resume(
+    data: BenchData, table: SIDTable, cfg: BenchConfig, seed: int, folder: Path
+) -> tuple[Retriever, list[dict[str, Any]], bool]:
+    """`_train`, checkpointed in `folder` every epoch so that a bench cut off or failing after an epoch resumes
+    there; a checkpoint of other SIDs (the tokenizer refit on another CPU's floats) is dropped with a warning.
+    Also returns whether an earlier attempt's checkpoint was resumed."""
+    from semid.retrieve.checkpoint import CheckpointMismatch
+
+    resumed = (folder / "checkpoint" / "last.pt").exists()
+    try:
+        retriever, history = _train(data, table, cfg, seed, folder)
+    except CheckpointMismatch as exc:
+        warnings.warn(
+            f"{exc}; training {folder.parent.parent.name} {folder.parent.name} from the start", SemidWarning, 2
+        )
+        shutil.rmtree(folder)
+        retriever, history = _train(data, table, cfg, seed, folder)
+        resumed = False
+    return retriever, history, resumed
 
 
 def _train(
