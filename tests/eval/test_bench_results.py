@@ -55,6 +55,11 @@ def test_ndcg_column_only_where_a_run_recorded_it():
     next(iter(results.methods[several].values()))["splits"]["all"]["ndcg@10"] = 0.5678
     row = next(line for line in results.to_markdown().splitlines() if line.startswith(f"| {several} |"))
     assert row.split(" | ")[header.split(" | ").index("NDCG@10")] == "–"  # not a mean over one of its seeds
+    assert "NDCG@10: only for the rows whose every run recorded it" in results.to_markdown()  # what its bold means
+    for seeds in results.methods.values():
+        for every in seeds.values():
+            every["splits"]["all"]["ndcg@10"] = 0.1
+    assert "only for the rows" not in results.to_markdown()
 
 
 def test_runs_made_on_other_machines_are_named_with_their_methods():

@@ -110,6 +110,18 @@ class BenchResults:
             out[method] = row
         return out
 
+    def _partial_columns_note(self, summary: dict[str, dict[str, tuple[float, float]]], cols: list[str]) -> str:
+        """What a bold in a column some rows did not record means: best among the rows that did."""
+        partial = [c for c in cols if any(math.isnan(row[c][0]) for row in summary.values())]
+        partial = [c for c in partial if tuple(c.split(":", 1)) in OPTIONAL_COLUMNS]
+        if not partial:
+            return ""
+        names = ", ".join(self._label(c) for c in partial)
+        return (
+            f" {names}: only for the rows whose every run recorded it (– for runs made before it was measured); "
+            "its bold is the best among those rows."
+        )
+
     def to_markdown(self) -> str:
         summary = self.summary()
         cols = [f"{s}:{m}" for s, m in self.table_columns()]
@@ -125,7 +137,8 @@ class BenchResults:
             f"{d['n_items']:,} items ({d['n_cold_items']} cold), {d['n_test_queries']} test queries "
             f"(head {d['n_test']['head']}, tail {d['n_test']['tail']}, cold {d['n_test']['cold']}); "
             f"mean ± 95% CI over seeds; best in bold (lowest for Hallu; Ret-Per not ranked). Hallu is measured by "
-            "unconstrained decoding; baselines are deterministic (one run) and return K items by construction.",
+            "unconstrained decoding; baselines are deterministic (one run) and return K items by construction."
+            + self._partial_columns_note(summary, cols),
             "",
             *self._budget_lines(),
             "",
