@@ -146,9 +146,16 @@ def test_report_only_tables_the_finished_runs_and_starts_none(bench_out):
     out, args = bench_out
     more_seeds = [*args]
     more_seeds[more_seeds.index("--seeds") + 1] = "3"
+    under_way = out / "runs" / "nci" / "seed2" / "retriever" / "checkpoint"
+    under_way.mkdir(parents=True)
+    (under_way / "last.pt").write_bytes(b"\0" * 3 * 2**20)  # as a bench in another shell would have written
     res = runner.invoke(app, [*more_seeds, "--report-only"])
     assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "nci seed 2 is not tabled: it has a training checkpoint (3 MiB, written" in said
+    assert "rq_kmeans seed 2 is not tabled" not in said  # no checkpoint: nothing to say
     assert not (out / "runs" / "rq_kmeans" / "seed2").exists()
+    shutil.rmtree(under_way.parents[1])
     table = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert sorted(table["methods"]["rq_kmeans"]) == ["seed0", "seed1"]
 

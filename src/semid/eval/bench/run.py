@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import traceback
 import warnings
 from dataclasses import asdict
@@ -52,6 +53,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
         try:
             if not done.exists():  # resumable: a finished (method, seed) is kept
                 if report_only:
+                    _say_if_under_way(done.parent, method, seed)
                     continue
                 # each run names its machine: a bench resumed elsewhere must not credit one machine with all rows
                 result = {**_run(method, seed, data, cfg, done.parent), "machine": machine_label(machine)}
@@ -72,6 +74,16 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
             results.methods.setdefault(method + EXACT_SUFFIX, {})[f"seed{seed}"] = exact
     results.save(out)
     return results
+
+
+def _say_if_under_way(run: Path, method: str, seed: int) -> None:
+    """A --report-only reader's word on a run not tabled but with a training checkpoint (running, or cut off)."""
+    ckpt = run / RETRIEVER_DIR / "checkpoint" / "last.pt"
+    if ckpt.exists():
+        stat = ckpt.stat()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stat.st_mtime))
+        note = f"{method} seed {seed} is not tabled: it has a training checkpoint ({stat.st_size / 2**20:,.0f} MiB,"
+        warnings.warn(f"{note} written {when}) in {ckpt.parent}; a bench run resumes it", SemidWarning, 2)
 
 
 def _earlier_machine(out: Path) -> str | None:
