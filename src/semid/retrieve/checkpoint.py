@@ -17,6 +17,11 @@ from semid.errors import DataError
 WHAT = {"model_config": "model settings", "n_pairs": "training pairs", "sids": "item -> SID tables"}
 
 
+def last_checkpoint(out_dir: str | Path) -> Path:
+    """Where `fit_retriever(..., out_dir)` keeps its latest checkpoint (present: a rerun resumes it)."""
+    return Path(out_dir) / "checkpoint" / "last.pt"
+
+
 class CheckpointMismatch(DataError):
     """A checkpoint of another training run: other model settings, training pairs or item -> SID table."""
 

@@ -33,7 +33,7 @@ from semid.errors import DataError
 from semid.eval.metrics import recall_at_k
 from semid.retrieve.backbones import Backbone
 from semid.retrieve.build import BuildConfig, build_backbone, input_kind, training_pairs, valid_sample
-from semid.retrieve.checkpoint import load_checkpoint, save_checkpoint
+from semid.retrieve.checkpoint import last_checkpoint, load_checkpoint, save_checkpoint
 from semid.retrieve.retriever import Retriever
 from semid.sid.table import SIDTable
 
@@ -132,12 +132,15 @@ def fit_retriever(
     steps_per_epoch = math.ceil(shard / cfg.batch_size)
     warmup = max(1, min(cfg.warmup_steps, steps_per_epoch * cfg.epochs // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.lr_schedule, warmup, steps_per_epoch * cfg.epochs))
-    ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
-    identity = {"model_config": backbone.config(), "n_pairs": len(inputs), "sids": table.fingerprint()}
+    last = last_checkpoint(out_dir) if out_dir is not None else None
+    ckpt = last.parent if last is not None else None
+    identity: dict[str, Any] = {}  # what a checkpoint must match: only worked out when there is one to write
+    if ckpt is not None:
+        identity = {"model_config": backbone.config(), "n_pairs": len(inputs), "sids": table.fingerprint()}
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "recall": -1.0, "state": None}
-    if ckpt is not None and (ckpt / "last.pt").exists():
-        history, best = load_checkpoint(ckpt, identity, model, opt, sched, device)
+    if last is not None and last.exists():
+        history, best = load_checkpoint(last.parent, identity, model, opt, sched, device)
     retriever = Retriever(backbone, table)
     forward: Any = backbone.loss_module()
     if world > 1:

@@ -118,9 +118,9 @@ def _train_or_resume(
     """`_train`, checkpointed in `folder` every epoch so that a bench cut off or failing after an epoch resumes
     there; a checkpoint of other SIDs (the tokenizer refit on another CPU's floats) is dropped with a warning.
     Also returns whether an earlier attempt's checkpoint was resumed."""
-    from semid.retrieve.checkpoint import CheckpointMismatch
+    from semid.retrieve.checkpoint import CheckpointMismatch, last_checkpoint
 
-    resumed = (folder / "checkpoint" / "last.pt").exists()
+    resumed = last_checkpoint(folder).exists()
     try:
         retriever, history = _train(data, table, cfg, seed, folder)
     except CheckpointMismatch as exc:

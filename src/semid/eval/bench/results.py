@@ -112,8 +112,8 @@ class BenchResults:
 
     def _partial_columns_note(self, summary: dict[str, dict[str, tuple[float, float]]], cols: list[str]) -> str:
         """What a bold in a column some rows did not record means: best among the rows that did."""
-        partial = [c for c in cols if any(math.isnan(row[c][0]) for row in summary.values())]
-        partial = [c for c in partial if tuple(c.split(":", 1)) in OPTIONAL_COLUMNS]
+        optional = [c for c in cols if tuple(c.split(":", 1)) in OPTIONAL_COLUMNS]
+        partial = [c for c in optional if any(math.isnan(row[c][0]) for row in summary.values())]
         if not partial:
             return ""
         names = ", ".join(self._label(c) for c in partial)

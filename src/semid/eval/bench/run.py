@@ -78,7 +78,9 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path, report_only: bool = False) 
 
 def _say_if_under_way(run: Path, method: str, seed: int) -> None:
     """A --report-only reader's word on a run not tabled but with a training checkpoint (running, or cut off)."""
-    ckpt = run / RETRIEVER_DIR / "checkpoint" / "last.pt"
+    from semid.retrieve.checkpoint import last_checkpoint
+
+    ckpt = last_checkpoint(run / RETRIEVER_DIR)
     if ckpt.exists():
         stat = ckpt.stat()
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stat.st_mtime))
