@@ -7,6 +7,7 @@ from semid.errors import DataError
 from semid.tokenize import AdaptiveRQ, Codes, load_tokenizer, make_tokenizer
 from semid.tokenize.adaptive import AdaptiveRQConfig
 from semid.tokenize.prefix import PrefixTables, apply_depths, resolve_tau
+from semid.tokenize.rq_vae import RQVAEConfig
 from semid.tokenize.staging import Stage
 from tests.helpers import clustered
 
@@ -56,6 +57,19 @@ def test_min_items_is_tau_in_items():
     assert resolve_tau(None, 5, 1000) * 1000 == pytest.approx(4.5)  # count > 4.5  <=>  count >= 5
     with pytest.raises(ValueError, match="exactly one"):
         resolve_tau(0.1, 5, 10)
+
+
+@pytest.mark.parametrize("cls", [AdaptiveRQConfig, RQVAEConfig])
+def test_depth_budget_defaults_to_8_items_and_refuses_two(cls):
+    assert (cls().tau, cls().min_items) == (None, 8)
+    assert (cls(tau=0.01).tau, cls(tau=0.01).min_items) == (0.01, None)
+    assert (cls(min_items=3).tau, cls(min_items=3).min_items) == (None, 3)
+    reloaded = cls(**dataclasses.asdict(cls(tau=0.01)))  # what load() does with a saved config
+    assert (reloaded.tau, reloaded.min_items) == (0.01, None)
+    with pytest.raises(ValueError, match="not both"):  # was: min_items silently dropped
+        cls(tau=0.01, min_items=8)
+    with pytest.raises(DataError, match=r"bad option for sarq.*not both"):
+        make_tokenizer("sarq", tau=0.01, min_items=3)
 
 
 def test_sarq_head_codes_longer_than_tail_and_depths_in_range():

@@ -29,7 +29,7 @@ from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.errors import DataError
 from semid.tokenize.base import read_folder, write_folder
-from semid.tokenize.prefix import PrefixTables
+from semid.tokenize.prefix import PrefixTables, depth_budget
 from semid.tokenize.rq_kmeans import anchored_kmeans, check_codebook_sizes, fit_codebook, nearest, sum_codebooks
 from semid.tokenize.staging import Stage, fit_stages, resolve_head_sizes, variant_name
 from semid.tokenize.tail_depth import (
@@ -47,7 +47,7 @@ class AdaptiveRQConfig:
     adaptive: bool = True  # SARQ: variable depth from prefix probabilities
     anchored: bool = False  # ACRQ: head stage, then tail stage on frozen anchors
     tau: float | None = None  # SARQ budget: continue while P(prefix) > tau
-    min_items: int | None = 8  # ...or: continue while >= min_items training items share the prefix
+    min_items: int | None = None  # ...or continue while >= min_items items share the prefix (neither: 8)
     head_codebook_sizes: list[int] | None = None  # ACRQ head-stage sizes; default M/4, M/2, M, ... (capped)
     tail_depth: str = CATALOGUE  # SA²CRQ tail depths: "catalogue" or "head_tables" (semid.tokenize.tail_depth)
     n_iter: int = 20  # k-means / Lloyd iterations per layer
@@ -56,8 +56,7 @@ class AdaptiveRQConfig:
     show_progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.tau is not None:
-            self.min_items = None  # an explicit tau wins over the default min_items
+        self.tau, self.min_items = depth_budget(self.tau, self.min_items)
         check_tail_depth(self.tail_depth)
 
 

@@ -19,6 +19,15 @@ import numpy as np
 
 from semid.codes import PAD, Codes, code_keys, find_sorted
 
+DEFAULT_MIN_ITEMS = 8
+
+
+def depth_budget(tau: float | None, min_items: int | None) -> tuple[float | None, int | None]:
+    """A config's SARQ budget: the one the user gave, else ``min_items = 8``; both given is an error."""
+    if tau is not None and min_items is not None:
+        raise ValueError(f"give one depth budget, not both: tau={tau} and min_items={min_items}")
+    return (tau, None) if tau is not None else (None, DEFAULT_MIN_ITEMS if min_items is None else min_items)
+
 
 def resolve_tau(tau: float | None, min_items: int | None, n_train: int) -> float:
     if (tau is None) == (min_items is None):

@@ -30,7 +30,7 @@ from torch import nn
 from semid.codes import PAD, Codes
 from semid.embed.vectors import check_fit_vectors, check_vectors
 from semid.tokenize.base import read_folder, write_folder
-from semid.tokenize.prefix import PrefixTables
+from semid.tokenize.prefix import PrefixTables, depth_budget
 from semid.tokenize.rq_kmeans import check_codebook_sizes
 from semid.tokenize.rq_vae_net import RQVAEModule
 from semid.tokenize.rq_vae_train import RQVAETrainer, with_legacy_options
@@ -57,7 +57,7 @@ class RQVAEConfig:
     adaptive: bool = False  # SARQ depth
     anchored: bool = False  # ACRQ two stages
     tau: float | None = None  # SARQ budget: continue while P(prefix) > tau
-    min_items: int | None = 8  # ...or while >= min_items training items share the prefix
+    min_items: int | None = None  # ...or while >= min_items items share the prefix (neither: 8)
     head_codebook_sizes: list[int] | None = None  # ACRQ head-stage sizes (default M/4, M/2, M, ...)
     tail_depth: str = CATALOGUE  # SA²CRQ tail depths: "catalogue" or "head_tables" (semid.tokenize.tail_depth)
     freeze_encoder_in_tail: bool = True  # ACRQ: encoder/decoder frozen in stage 2 (head SIDs fixed)
@@ -68,8 +68,7 @@ class RQVAEConfig:
     show_progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.tau is not None:
-            self.min_items = None
+        self.tau, self.min_items = depth_budget(self.tau, self.min_items)
         check_tail_depth(self.tail_depth)
 
 
