@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -5,6 +7,7 @@ from semid.errors import DataError
 from semid.sid import SIDTable
 from semid.sid.diagnostics import compute_diagnostics
 from semid.tokenize import HourglassFix, load_tokenizer, make_tokenizer
+from semid.tokenize.base import CONFIG_FILE
 from tests.helpers import clustered
 
 SIZES = [16, 32, 32]
@@ -34,6 +37,27 @@ def test_top_k_lowers_layer2_concentration_and_keeps_every_item():
     np.testing.assert_array_equal(back.codes[dropped][:, [0, 2]], base.codes[dropped][:, [0, 2]])
 
 
+def test_top_k_tokens_stay_layer_specific_with_four_layers(tmp_path):
+    sizes = [8, 16, 4, 8]  # layer 4 larger than layer 3: unshifted, its codes would overflow position 3
+    x = clustered(3000, 16, 30)
+    tok = make_tokenizer("rq_kmeans", codebook_sizes=sizes, show_progress=False, hourglass="top_k", hourglass_k=4)
+    tok.fit(x)
+    base, codes = tok.base.encode(x), tok.encode(x)
+    assert tok.codebook_sizes == [8, 16 + 4, 4 + 8, 8]
+    dropped = np.isin(base.codes[:, 1], tok.top_tokens)
+    assert dropped.any() and (~dropped).any()
+    for p in (1, 2):  # a position's code names one layer: layer p+1 below the shift, layer p+2 above it
+        below = codes.codes[:, p] < sizes[p]
+        np.testing.assert_array_equal(below, ~dropped)
+        np.testing.assert_array_equal(codes.codes[~dropped, p], base.codes[~dropped, p])
+        np.testing.assert_array_equal(codes.codes[dropped, p] - sizes[p], base.codes[dropped, p + 1])
+    SIDTable.build([str(i) for i in range(len(x))], codes, tok.codebook_sizes)  # every code within its vocabulary
+    back = tok.to_base(codes)
+    np.testing.assert_array_equal(back.codes[:, [0, 2, 3]], base.codes[:, [0, 2, 3]])
+    tok.save(tmp_path / "hg")
+    np.testing.assert_array_equal(load_tokenizer(tmp_path / "hg").encode(x).codes, codes.codes)
+
+
 def test_drop_layer2():
     tok, x = fitted("drop_layer2")
     codes = tok.encode(x)
@@ -47,6 +71,13 @@ def test_save_load(tmp_path):
     tok.save(tmp_path / "hg")
     back = load_tokenizer(tmp_path / "hg")
     np.testing.assert_array_equal(back.encode(x).codes, tok.encode(x).codes)
+    config_file = tmp_path / "hg" / CONFIG_FILE  # a folder written before layer_specific_tail existed
+    payload = json.loads(config_file.read_text())
+    del payload["config"]["layer_specific_tail"]
+    config_file.write_text(json.dumps(payload))
+    old = load_tokenizer(tmp_path / "hg")
+    assert not old.config.layer_specific_tail  # 3 layers: both readings give the same codes
+    np.testing.assert_array_equal(old.encode(x).codes, tok.encode(x).codes)
 
 
 def test_errors():

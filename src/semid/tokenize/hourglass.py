@@ -5,9 +5,11 @@ Phenomenon of Residual Quantization: Enhancing the Upper Bound of Generative Ret
   holds layer-3 tokens, and so on.
 - ``top_k`` (its Sec. 4.2, variable-length SIDs): only items whose layer-2 token is among the K most
   frequent (the "super-routers") lose it.
-  Tokens stay layer-specific, so position 2 now has its own vocabulary: code ``c < M_2`` is layer-2
-  token c (never a top-K one), code ``M_2 + c`` is layer-3 token c of an item that skipped layer 2.
-  Such items have length L-1, the others keep L.
+  Tokens stay layer-specific, so every position p from 2 to L-1 has its own vocabulary of M_p + M_{p+1}:
+  code ``c < M_p`` is layer-p token c, code ``M_p + c`` is layer-(p+1) token c of an item that skipped
+  layer 2. Such items have length L-1, the others keep L. (Before, positions after the second held both
+  layers' codes unshifted, so with 4+ layers one token meant two layers; ``layer_specific_tail: false`` in a
+  saved config keeps that reading for folders written then.)
 
 Decoding puts back the most frequent top-K layer-2 token where it was dropped (the best single guess).
 """
@@ -31,6 +33,7 @@ MODES = ("drop_layer2", "top_k")
 class HourglassConfig:
     mode: str = "top_k"  # drop_layer2 or top_k
     top_k: int = 32  # with top_k: how many of the most frequent layer-2 tokens are dropped
+    layer_specific_tail: bool = True  # top_k: positions after the second shift the next layer's codes too
 
 
 class HourglassFix:
@@ -50,7 +53,13 @@ class HourglassFix:
         m = self.base.codebook_sizes
         if self.config.mode == "drop_layer2":
             return [m[0], *m[2:]]
-        return [m[0], m[1] + m[2], *m[2:]]
+        shifts = self._shifts()
+        return [m[0], *(m[p] + m[p + 1] if shifts[p] else m[p] for p in range(1, len(m) - 1)), m[-1]]
+
+    def _shifts(self) -> list[int]:
+        """top_k: what position p adds to the code of layer p+1 in an item that skipped layer 2."""
+        m = self.base.codebook_sizes
+        return [0, m[1], *(m[p] if self.config.layer_specific_tail else 0 for p in range(2, len(m) - 1)), 0]
 
     def fit(self, vectors: np.ndarray, *, is_head: np.ndarray | None = None) -> HourglassFix:
         if len(self.base.codebook_sizes) < 3:
@@ -79,11 +88,10 @@ class HourglassFix:
             return Codes.full(np.delete(c, 1, axis=1))
         drop = self._dropped(c[:, 1])
         out = c.copy()
-        m2 = self.base.codebook_sizes[1]
+        shifts = np.asarray(self._shifts()[1 : L - 1], dtype=np.int32)
         shifted = np.full((int(drop.sum()), L), PAD, dtype=np.int32)
         shifted[:, 0] = c[drop, 0]
-        shifted[:, 1] = m2 + c[drop, 2]
-        shifted[:, 2 : L - 1] = c[drop, 3:]
+        shifted[:, 1 : L - 1] = c[drop, 2:] + shifts
         out[drop] = shifted
         lengths = np.where(drop, L - 1, L).astype(np.int32)
         return Codes(out, lengths)
@@ -98,12 +106,11 @@ class HourglassFix:
             out[:, 1] = guess
             out[:, 2:] = codes.codes[:, 1:]
         else:
-            m2 = self.base.codebook_sizes[1]
-            drop = codes.codes[:, 1] >= m2
+            shifts = np.asarray(self._shifts()[1 : L - 1], dtype=np.int32)
+            drop = codes.codes[:, 1] >= shifts[0]
             out[~drop, 1:] = codes.codes[~drop, 1:]
             out[drop, 1] = guess
-            out[drop, 2] = codes.codes[drop, 1] - m2
-            out[drop, 3:] = codes.codes[drop, 2 : L - 1]
+            out[drop, 2:] = codes.codes[drop, 1 : L - 1] - shifts
         return Codes.full(out)
 
     def decode(self, codes: Codes) -> np.ndarray:
@@ -122,6 +129,7 @@ class HourglassFix:
         from semid.tokenize.registry import load_tokenizer  # the base may be any registered tokenizer
 
         payload, tensors = read_folder(path)
-        tok = cls(load_tokenizer(Path(path) / "base"), HourglassConfig(**payload["config"]))
+        config = {"layer_specific_tail": False, **payload["config"]}  # folders written before the key existed
+        tok = cls(load_tokenizer(Path(path) / "base"), HourglassConfig(**config))
         tok.top_tokens = tensors["top_tokens"]
         return tok
