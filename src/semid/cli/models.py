@@ -58,7 +58,8 @@ def train(
     seed: int = typer.Option(0, help="random seed"),
     device: str | None = typer.Option(None, help=DEVICE_HELP),
 ) -> None:
-    """Train the generative retriever (query or history -> SID) until valid recall stops improving."""
+    """Train the generative retriever (query or history -> SID) for --epochs, keeping the epoch with the best
+    valid Recall@10 (--patience: stop early)."""
     from semid.retrieve.build import BuildConfig
     from semid.retrieve.model import ModelConfig
     from semid.retrieve.sid_model import SIDModelConfig

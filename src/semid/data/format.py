@@ -280,6 +280,10 @@ def load_dataset(path: str | Path) -> Dataset:
         raise DataError(f"malformed JSON: {exc.msg}", source=str(root / META_FILE), line=exc.lineno) from None
     items = read_items(root / ITEMS_FILE)
     if "is_head" not in items.columns:
-        raise DataError("missing column 'is_head' (run `semid data split`)", source=str(root / ITEMS_FILE))
+        raise DataError(
+            "missing column 'is_head': write the folder with `semid data import` (or `semid data prepare`), "
+            "which adds the head/tail split",
+            source=str(root / ITEMS_FILE),
+        )
     queries = read_queries(root / QUERIES_FILE, pd.Index(items["item_id"]))
     return Dataset(name=str(meta.get("name", root.name)), items=items, queries=queries, meta=meta)
