@@ -73,6 +73,9 @@ def test_bench_writes_every_method_seed_and_split(bench_out):
             recalls = [run["splits"]["all"][f"recall@{k}"] for k in (1, 10, 100, 500, 1000, 2000)]
             assert recalls == sorted(recalls)  # recall never falls as K grows
             assert run["splits"]["all"]["ret_per"] > 0
+            n = {split: run["splits"][split]["n_queries"] for split in ("head", "tail", "cold")}
+            pooled = sum(run["splits"][s]["ret_per"] * n[s] for s in n if n[s]) / sum(n.values())
+            assert pooled == pytest.approx(run["splits"]["all"]["ret_per"])  # Ret-Per split by test target too
             if method not in ("bm25", "dense", "popularity"):
                 assert 0.0 <= run["splits"]["all"]["hallucination"] <= 1.0
     for m in generative:  # the same candidates in another order: the same recall once K holds them all

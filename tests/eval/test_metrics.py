@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 import pytrec_eval
 
-from semid.eval import evaluate, hallucination_rate, items_retrieved, mrr_at_k, ndcg_at_k, recall_at_k, ret_per
+from semid.eval import (
+    evaluate,
+    hallucination_rate,
+    items_retrieved,
+    mrr_at_k,
+    ndcg_at_k,
+    recall_at_k,
+    ret_per,
+    retrieval_counts,
+)
 
 RUN = [["a", "b", "c", "d"], ["x", "y"], ["p", "p", "q", "r"]]
 QRELS = [{"c", "z"}, {"y"}, {"q"}]
@@ -48,6 +57,21 @@ def test_ret_per_and_hallucination():
         hallucination_rate([0], [0])
     with pytest.raises(ValueError):
         hallucination_rate([1], [2])
+
+
+def test_retrieval_counts_by_group_hand_computed():
+    head = np.array([True, False, True])
+    none = np.zeros(3, dtype=bool)
+    out = retrieval_counts(items_retrieved(RUN), {"head": head, "tail": ~head, "cold": none}, [10, 4, 6], [1, 2, 3])
+    assert out["all"] == {"ret_per": pytest.approx(3.0), "hallucination": pytest.approx(6 / 20)}
+    assert out["head"] == {"ret_per": pytest.approx(3.5), "hallucination": pytest.approx(4 / 16)}  # pooled, not 0.3
+    assert out["tail"] == {"ret_per": 2.0, "hallucination": 0.5}
+    assert np.isnan(out["cold"]["ret_per"]) and np.isnan(out["cold"]["hallucination"])
+    assert retrieval_counts(np.array([5, 7]))["all"] == {"ret_per": 6.0}  # a baseline: no unconstrained decoding
+    with pytest.raises(ValueError, match="one count per query"):
+        retrieval_counts(np.array([5, 7]), None, [1, 2], None)
+    with pytest.raises(ValueError, match="mask has shape"):
+        retrieval_counts(np.array([5, 7]), {"head": head})
 
 
 def test_evaluate_splits_by_group():

@@ -10,6 +10,17 @@ from semid.eval.metrics import (
     ndcg_at_k,
     recall_at_k,
     ret_per,
+    retrieval_counts,
 )
 
-__all__ = ["KS", "evaluate", "hallucination_rate", "items_retrieved", "mrr_at_k", "ndcg_at_k", "recall_at_k", "ret_per"]
+__all__ = [
+    "KS",
+    "evaluate",
+    "hallucination_rate",
+    "items_retrieved",
+    "mrr_at_k",
+    "ndcg_at_k",
+    "recall_at_k",
+    "ret_per",
+    "retrieval_counts",
+]

@@ -96,6 +96,32 @@ def hallucination_rate(n_generated: Sequence[int], n_hallucinated: Sequence[int]
     return bad / total
 
 
+def retrieval_counts(
+    retrieved: np.ndarray,
+    groups: dict[str, np.ndarray] | None = None,
+    generated: Sequence[int] | None = None,
+    hallucinated: Sequence[int] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Ret-Per from the per-query `retrieved` counts (`items_retrieved`) and, given unconstrained decoding's
+    per-query SID counts, Hallu, overall and for each query mask in `groups`, keyed like `evaluate`'s result
+    (a group without queries gets NaN)."""
+    retrieved = np.asarray(retrieved)
+    masks = {"all": np.ones(len(retrieved), dtype=bool), **(groups or {})}
+    gen = None if generated is None else np.asarray(generated)
+    bad = None if hallucinated is None else np.asarray(hallucinated)
+    if gen is not None and (bad is None or not len(gen) == len(bad) == len(retrieved)):
+        raise ValueError("generated and hallucinated need one count per query, as retrieved has")
+    out: dict[str, dict[str, float]] = {}
+    for group, mask in masks.items():
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != retrieved.shape:
+            raise ValueError(f"group {group!r} mask has shape {mask.shape}, expected {retrieved.shape}")
+        out[group] = {"ret_per": float(retrieved[mask].mean()) if mask.any() else float("nan")}
+        if gen is not None and bad is not None:
+            out[group]["hallucination"] = hallucination_rate(gen[mask], bad[mask]) if mask.any() else float("nan")
+    return out
+
+
 _METRIC = re.compile(r"^(recall|mrr|ndcg)@(\d+)$")
 _BY_NAME = {"recall": recall_at_k, "mrr": mrr_at_k, "ndcg": ndcg_at_k}
 

@@ -17,7 +17,7 @@ import numpy as np
 from semid.errors import DataError, SemidWarning
 from semid.eval.bench.config import BenchConfig, generative_spec
 from semid.eval.bench.data import BenchData
-from semid.eval.metrics import KS, evaluate, hallucination_rate, items_retrieved, ret_per
+from semid.eval.metrics import KS, evaluate, items_retrieved, retrieval_counts
 from semid.files import TOKENIZER_DIR
 
 if TYPE_CHECKING:
@@ -49,8 +49,9 @@ def run_baseline(name: str, data: BenchData) -> dict[str, Any]:
     else:
         raise DataError(f"unknown baseline {name!r}", source="methods")
     run = data.finish(run)  # the list each baseline was asked for: max(KS) items after the history rule
-    res = evaluate(data.qrels(), run, METRICS, data.groups)
-    res["all"]["ret_per"] = ret_per(run)
+    res = with_counts(
+        evaluate(data.qrels(), run, METRICS, data.groups), retrieval_counts(items_retrieved(run), data.groups)
+    )
     return {"splits": res, "seconds": time.perf_counter() - t0}
 
 
@@ -85,13 +86,13 @@ def run_generative(name: str, seed: int, data: BenchData, cfg: BenchConfig, work
     t2 = time.perf_counter()
     decoded = _decode(retriever, data, cfg.beam, cfg.show_progress, exact)
     eval_seconds = time.perf_counter() - t2
-    splits = evaluate(data.qrels(), decoded.run, METRICS, data.groups)
-    splits["all"]["ret_per"] = float(decoded.retrieved.mean())  # ret_per of the uncut lists, batch by batch
-    splits["all"]["hallucination"] = hallucination_rate(decoded.generated, decoded.hallucinated)
+    # Ret-Per of the uncut lists (counted batch by batch), Hallu of unconstrained decoding, per split too
+    counts = retrieval_counts(decoded.retrieved, data.groups, decoded.generated, decoded.hallucinated)
+    splits = with_counts(evaluate(data.qrels(), decoded.run, METRICS, data.groups), counts)
     extra: dict[str, Any] = {}
     if decoded.exact_run is not None:  # the same beams, their items ordered by item vector (Retriever.expand)
-        extra["exact_rank"] = {"splits": evaluate(data.qrels(), decoded.exact_run, METRICS, data.groups)}
-        extra["exact_rank"]["splits"]["all"].update({k: splits["all"][k] for k in ("ret_per", "hallucination")})
+        exact_splits = evaluate(data.qrels(), decoded.exact_run, METRICS, data.groups)
+        extra["exact_rank"] = {"splits": with_counts(exact_splits, counts)}
     lengths = table.item_codes().lengths
     tau = getattr(tokenizer, "tau", None)  # SARQ / SA²CRQ's depth budget as resolved on the warm items
     if tau:  # 0.0: a tokenizer without one (ACRQ)
@@ -212,6 +213,11 @@ def _with_cold_items(data: BenchData, tokenizer: Tokenizer, table: SIDTable, ded
     codes, sizes = new_item_codes(tokenizer, table, data.sid_vectors[rows], dedup, grow_dedup=False)
     pop = data.ds.items["popularity"].to_numpy()[rows]
     return table.extend(data.cold_items, codes, pop, codebook_sizes=sizes)
+
+
+def with_counts(splits: dict[str, dict[str, float]], counts: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """`evaluate`'s splits with `retrieval_counts`' values added to each split."""
+    return {split: {**values, **counts.get(split, {})} for split, values in splits.items()}
 
 
 class Decoded(NamedTuple):

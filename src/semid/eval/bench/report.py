@@ -88,6 +88,15 @@ def plot_split_bars(results: dict[str, Any], metric: str = "recall@100") -> Figu
     return fig
 
 
+def ret_per_bars(results: dict[str, Any]) -> Figure | None:
+    """Ret-Per per head / tail / cold target: a coarse tail SID shows here as many items behind the tail's
+    beams. Benches from before Ret-Per was split have no figure."""
+    runs = [run for seeds in results["methods"].values() for run in seeds.values()]
+    if not any("ret_per" in run["splits"].get(split, {}) for run in runs for split in SPLITS):
+        return None
+    return plot_split_bars(results, "ret_per")
+
+
 def plot_code_lengths(results: dict[str, Any]) -> Figure | None:
     rows = []
     for method, seeds in results["methods"].items():
@@ -145,6 +154,7 @@ def render_html(results: dict[str, Any], table_markdown: str) -> str:
     figures = [
         ("Recall@K", plot_recall_curves(results)),
         ("Head, tail and cold test targets", plot_split_bars(results)),
+        ("Items retrieved per query (Ret-Per) by test target", ret_per_bars(results)),
         ("SID lengths", plot_code_lengths(results)),
         ("Time to quality: valid R@10 against training minutes", plot_time_to_quality(results)),
     ]
