@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -50,13 +51,18 @@ def test_dedup_tokens_make_sids_unique_and_survive_assign(tmp_path):
     assert grown.item_codes().to_lists()[:300] == table.item_codes().to_lists()
 
 
-def test_assign_grows_the_dedup_layer_when_a_group_outgrows_it(tmp_path):
+def test_assign_keeps_the_dedup_layer_unless_asked_to_grow_it(tmp_path):
     ds = make_dataset(tmp_path)
     tokenize(ds, tmp_path / "dd", "4,4", "--dedup")
+    shutil.copytree(tmp_path / "dd", tmp_path / "kept")
     table = SIDTable.load(tmp_path / "dd" / "sid_table")
     n_new = table.codebook_sizes[-1] + 5  # one group gets more items than the dedup layer has codes
     write_new_items(tmp_path, np.repeat(np.load(tmp_path / "vecs.npy")[:1], n_new, axis=0), text="same")
-    assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    # by default the vocabulary a retriever was trained on stays: the overflow shares the last dedup code
+    kept = assign_new_items(tmp_path / "kept", tmp_path / "new.jsonl", tmp_path / "new.npy").table
+    assert kept.codebook_sizes == table.codebook_sizes and kept.n_items == table.n_items + n_new
+    assert kept.n_sids < kept.n_items and kept.item_codes().to_lists()[:300] == table.item_codes().to_lists()
+    assign_new_items(tmp_path / "dd", tmp_path / "new.jsonl", tmp_path / "new.npy", grow_dedup=True)
     grown = SIDTable.load(tmp_path / "dd" / "sid_table")
     assert grown.n_sids == grown.n_items == table.n_items + n_new
     assert grown.codebook_sizes[-1] > table.codebook_sizes[-1]

@@ -192,9 +192,13 @@ def assign_new_items(
     items_file: str | Path,
     vectors: str | Path | None = None,
     encoder: EncoderConfig | None = None,
+    grow_dedup: bool = False,
 ) -> AssignResult:
     """Cold start: give SIDs to new items with the fitted tokenizer, without refitting, and rewrite the
-    SID table atomically. Existing items keep their SIDs; ids already in the table are an error."""
+    SID table atomically. Existing items keep their SIDs; ids already in the table are an error. The
+    vocabulary stays as fitted, so a retriever trained on the table can serve the grown one: with TIGER's
+    dedup token, a new item past the last dedup code shares it (a tail item on a shared SID) unless
+    `grow_dedup` gives it a code of its own."""
     from semid.data.format import read_items
     from semid.tokenize import load_tokenizer
 
@@ -217,7 +221,7 @@ def assign_new_items(
         x = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x)
     info_path = root / "tokenize.json"
     dedup = info_path.exists() and bool(json.loads(info_path.read_text(encoding="utf-8")).get("dedup"))
-    codes, sizes = new_item_codes(tok, table, x, dedup)
+    codes, sizes = new_item_codes(tok, table, x, dedup, grow_dedup)
     before = table.n_sids
     grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy(), codebook_sizes=sizes)
     grown.save(table_dir)

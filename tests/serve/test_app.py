@@ -217,11 +217,11 @@ def test_hot_reload_serves_cold_start_items_without_dropping_requests(tiny, tmp_
             for f in loops:
                 f.result()
         assert client.post("/admin/reload").json()["n_items"] == 21
-        # a new item that needs a dedup token the model cannot generate: refused, the old table stays
+        # a new item given a dedup token the model cannot generate (--grow-dedup): refused, the old table stays
         write_new_items(tmp_path, vectors[full : full + 1], 1, text="apple thing")
-        assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy")
+        assign_new_items(tok, tmp_path / "new.jsonl", vectors=tmp_path / "new.npy", grow_dedup=True)
         r = client.post("/admin/reload")
-        assert r.status_code == 409 and "differ from the model's vocabulary" in r.text
+        assert r.status_code == 409 and "differ from the model's vocabulary" in r.text and "--grow-dedup" in r.text
         assert client.get("/healthz").json()["n_items"] == 21
         metrics = client.get("/metrics").text
     assert "new0" not in [i["item_id"] for i in before["items"]]

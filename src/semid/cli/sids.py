@@ -73,6 +73,11 @@ def assign(
     items: Path = typer.Option(..., help="new items (.jsonl/.csv/.parquet): item_id, text, popularity"),
     vectors: Path | None = typer.Option(None, help="their vectors (.npy/.parquet) instead of embedding the texts"),
     model: str = typer.Option("minilm", help="text encoder when no --vectors: 'minilm' or a local folder"),
+    grow_dedup: bool = typer.Option(
+        False,
+        help="--dedup tables: a SID of its own for every new item, growing the dedup layer (a retriever "
+        "trained on the table can then no longer serve it); default: share the last dedup code",
+    ),
 ) -> None:
     """Cold start: SIDs for new items without refitting; the SID table is updated in place (atomically)."""
     from semid.data import read_items
@@ -83,7 +88,7 @@ def assign(
     with tempfile.TemporaryDirectory(prefix="semid-vectors-") as tmp:
         if vectors is not None:
             vectors = joined_by_id(vectors, read_items(items)["item_id"], Path(tmp))
-        res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model))
+        res = assign_new_items(tokenize_dir, items, vectors, EncoderConfig(model), grow_dedup)
     console.print(
         f"assigned {res.n_new:,} new items ({res.n_new_sids:,} new SIDs); table now {res.table.n_items:,} items"
     )

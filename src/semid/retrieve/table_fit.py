@@ -18,10 +18,13 @@ def check_table_fits(vocab: SIDVocab, model_table: SIDTable, table: SIDTable) ->
     the longest code a table can hold), and every item both tables hold on the same SID: the model's output
     rows lead to its items' codes, so a table from another tokenizer fit (same sizes, other codes) would
     send every query to the wrong items."""
-    if list(table.codebook_sizes) != list(vocab.codebook_sizes):
+    sizes, model_sizes = list(table.codebook_sizes), list(vocab.codebook_sizes)
+    if sizes != model_sizes:
+        grown = len(sizes) == len(model_sizes) and sizes[:-1] == model_sizes[:-1] and sizes[-1] > model_sizes[-1]
+        hint = " (its dedup layer grew: `semid assign --grow-dedup`; without it new items share the last code)"
         raise DataError(
-            f"the SID table's codebooks {list(table.codebook_sizes)} differ from the model's vocabulary "
-            f"{list(vocab.codebook_sizes)}",
+            f"the SID table's codebooks {sizes} differ from the model's vocabulary {model_sizes}"
+            + (hint if grown else ""),
             source=TABLE_DIR,
         )
     if table is model_table:
