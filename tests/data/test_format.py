@@ -188,3 +188,28 @@ def test_popularity_far_above_int64_in_csv(tmp_path):
     path.write_text("item_id,text,popularity\na,x,1\nb,y,99999999999999999999\nc,z,1e30\n")
     with pytest.raises(DataError, match=r"line 3: .* got '99999999999999999999'"):
         read_items(path)
+
+
+def test_histories_beside_text_or_mixed_inputs_are_said_not_dropped():
+    from semid.errors import SemidWarning
+    from semid.retrieve.build import input_kind
+
+    items = pd.DataFrame({"item_id": ["a", "b", "c"], "text": ["x", "y", "z"], "popularity": [3, 2, 1]})
+    both = pd.DataFrame(
+        {
+            "query_id": ["q0", "q1", "q2"],
+            "split": ["train", "valid", "test"],
+            "query": ["find a", "find b", "find c"],
+            "history": [["b"], [], ["a", "b"]],
+            "target": ["a", "b", "c"],
+        }
+    )
+    with pytest.warns(SemidWarning, match="2 records have a history as well as query text"):
+        ds = build_dataset("both", items, both, {})
+    with pytest.warns(SemidWarning, match="those histories are not used"):
+        assert input_kind(ds) == "text"
+    mixed = both.assign(query=["find a", "", "find c"], history=[[], ["a"], []])
+    with pytest.warns(SemidWarning, match=r"records mix inputs \(2 with query text, 1 without\)"):
+        ds = build_dataset("mixed", items, mixed, {})
+    with pytest.raises(DataError, match="mixed datasets are not supported"):
+        input_kind(ds)

@@ -33,4 +33,22 @@ def dataset_warnings(items: pd.DataFrame, queries: pd.DataFrame) -> list[str]:
         notes.append("no 'test' records: `semid bench` has nothing to evaluate")
     elif n_test < FEW_TEST_QUERIES:
         notes.append(f"only {n_test} 'test' records (< {FEW_TEST_QUERIES}): too few for a recall to be read")
+    notes.extend(input_kind_notes(queries))
     return notes
+
+
+def input_kind_notes(queries: pd.DataFrame) -> list[str]:
+    """A retriever learns from one input: every record's query text, or every record's history."""
+    has_text = queries["query"].str.strip() != ""
+    has_history = queries["history"].map(len) > 0
+    if has_text.all() and has_history.any():
+        return [
+            f"{int(has_history.sum()):,} records have a history as well as query text: retrievers take the text "
+            "alone (text + history inputs are not supported), so those histories are not used"
+        ]
+    if not has_text.all() and not has_history.all():
+        return [
+            f"records mix inputs ({int(has_text.sum()):,} with query text, {int((~has_text).sum()):,} without): "
+            "`semid train` and `semid bench` need query text on every record, or a history on every one"
+        ]
+    return []

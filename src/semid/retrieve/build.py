@@ -6,6 +6,7 @@ has query text is a text dataset, else one whose every record has a history is a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,9 +14,10 @@ import numpy as np
 import torch
 
 from semid.codes import Codes
+from semid.data.checks import input_kind_notes
 from semid.data.format import Dataset
 from semid.embed.encoder import EncoderConfig, TextEncoder
-from semid.errors import DataError
+from semid.errors import DataError, SemidWarning
 from semid.finetune_rule import FIELD, check_finetune_request
 from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone
 from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
@@ -37,6 +39,8 @@ class BuildConfig:
 def input_kind(ds: Dataset) -> str:
     q = ds.queries
     if (q["query"].str.strip() != "").all():
+        for note in input_kind_notes(q):  # histories beside the text are not used: say so, never drop silently
+            warnings.warn(f"{ds.name}: {note}", SemidWarning, stacklevel=2)
         return "text"
     if q["history"].map(len).gt(0).all():
         return "history"
