@@ -7,7 +7,7 @@ has query text is a text dataset, else one whose every record has a history is a
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,8 @@ def build_backbone(
         raise DataError(f"unknown backbone {cfg.backbone!r}; choose from {list(BACKBONES)}", source="backbone")
     check_finetune_request(cfg.minilm.finetune_layers, cfg.backbone, kind)
     if cfg.backbone == "t5":
+        if cfg.t5.pretrained is not None and cfg.t5.text_tokenizer is None:  # its own tokenizer, not WordPiece
+            cfg = replace(cfg, t5=replace(cfg.t5, text_tokenizer=cfg.t5.pretrained))
         text_tok = load_text_tokenizer(cfg.t5.text_tokenizer)
         vocab = SIDVocab(len(text_tok), tuple(table.codebook_sizes))
         return T5Backbone(build_model(cfg.t5, vocab).to(device), table, vocab, cfg.t5, kind)

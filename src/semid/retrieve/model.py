@@ -33,8 +33,11 @@ class ModelConfig:
     d_kv: int | None = None  # size of each attention head; None: d_model // num_heads
     dropout: float = 0.1
     max_input_tokens: int = 64  # query tokens (or history SID tokens, most recent kept)
-    text_tokenizer: str | None = None  # local tokenizer folder; None: the WordPiece vocab bundled with MiniLM
-    pretrained: str | None = None  # local Hugging Face T5 checkpoint to start from instead of scratch
+    text_tokenizer: str | None = None  # local tokenizer folder; None: MiniLM's bundled WordPiece (or pretrained's)
+    pretrained: str | None = None  # local Hugging Face T5 checkpoint (with its tokenizer) to start from
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
 
 
 def load_text_tokenizer(path: str | None) -> Any:
@@ -49,7 +52,12 @@ def load_text_tokenizer(path: str | None) -> Any:
         folder = Path(path)
         if not folder.is_dir():
             raise MissingResourceError(f"{folder}: no local tokenizer folder (semid never downloads)")
-    return AutoTokenizer.from_pretrained(str(folder))
+        if not any((folder / name).is_file() for name in TOKENIZER_FILES):  # transformers would invent a default
+            raise MissingResourceError(f"{folder}: no tokenizer files (any of {', '.join(TOKENIZER_FILES)})")
+    try:
+        return AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as exc:  # a model folder without tokenizer files
+        raise MissingResourceError(f"{folder}: no tokenizer files a Hugging Face tokenizer loads ({exc})") from None
 
 
 def build_model(cfg: ModelConfig, vocab: SIDVocab) -> Any:

@@ -54,6 +54,9 @@ def t5_step_fn(model: Any, ids: torch.Tensor, mask: torch.Tensor, beam: int, voc
     return step
 
 
+TEXT_TOKENIZER_DIR = "text_tokenizer"
+
+
 class T5Backbone:
     name = "t5"
 
@@ -88,6 +91,8 @@ class T5Backbone:
 
     def save(self, folder: Path) -> None:
         self.model.save_pretrained(folder)
+        if self.cfg.text_tokenizer is not None:  # a tokenizer of the user's: the artifact keeps its own copy
+            self.inputs.tok.save_pretrained(folder / TEXT_TOKENIZER_DIR)
 
     @classmethod
     def load(cls, folder: Path, table: SIDTable, meta: dict[str, Any], device: str) -> T5Backbone:
@@ -100,4 +105,6 @@ class T5Backbone:
         model = t5.from_pretrained(str(folder)).to(device)
         vocab = SIDVocab(int(meta["vocab_base"]), tuple(meta["codebook_sizes"]))
         cfg = {k: v for k, v in meta["model_config"].items() if k != "backbone"}
+        if (folder / TEXT_TOKENIZER_DIR).is_dir():
+            cfg["text_tokenizer"] = str(folder / TEXT_TOKENIZER_DIR)
         return cls(model, table, vocab, ModelConfig(**cfg), meta["input_kind"])
