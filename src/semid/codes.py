@@ -59,7 +59,7 @@ class Codes:
         return int(self.codes.shape[1])
 
     def to_lists(self) -> list[tuple[int, ...]]:
-        return [tuple(int(c) for c in row[:n]) for row, n in zip(self.codes, self.lengths, strict=True)]
+        return [tuple(row[:n]) for row, n in zip(self.codes.tolist(), self.lengths.tolist(), strict=True)]
 
     def validate(self, codebook_sizes: list[int] | None = None) -> None:
         """Raise DataError unless lengths are in [1, L], codes are set before and PAD after each length."""

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import torch
 from safetensors.torch import load_file, save_file
 
@@ -91,11 +93,10 @@ class MiniLMBackbone:
             rows_out = self.model.out_rows.detach().cpu()
             vectors = sum((rows_out[tok[:, t]] for t in range(tok.shape[1])), torch.zeros(len(tok), self.model.dim))
         slots = torch.full((len(tok),), self.model.n_items, dtype=torch.long)
-        row_of = {x: i for i, x in enumerate(self.table.item_ids.to_pylist())}
         for stored in (self.stored_vectors, self.added_vectors):
             if stored is None:
                 continue
-            rows = np.array([row_of.get(x, -1) for x in stored[0]], dtype=np.int64)
+            rows = self._table_rows(stored[0])
             keep = torch.from_numpy(np.flatnonzero(rows >= 0))
             vectors[torch.from_numpy(rows[rows >= 0])] = stored[1][keep]
             if stored is self.stored_vectors:  # the training catalogue, in its order: its learned embeddings
@@ -103,6 +104,12 @@ class MiniLMBackbone:
         if self.input_kind == "history":
             self.model.set_items(vectors, tok, slots)
         self._item_matrix = vectors.numpy()
+
+    def _table_rows(self, item_ids: list[str]) -> np.ndarray:
+        """Each id's row in the table, -1 for an id it does not hold (arrow's hash join: no dict of all ids)."""
+        ids = self.table.item_ids
+        rows = pc.index_in(pa.array(item_ids, type=pa.string()).cast(ids.type), value_set=ids)
+        return rows.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def store_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
         """The training catalogue's vectors (rows as `item_ids`; a history model's learned embeddings follow

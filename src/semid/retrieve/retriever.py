@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from semid.codes import Codes
 from semid.cold_share import DEFAULT_COLD_SHARE, check_cold
 from semid.errors import DataError, MissingResourceError
 from semid.files import TABLE_DIR
@@ -63,7 +64,7 @@ class Retriever:
         self.model = backbone.model
         self.device = next(self.model.parameters()).device
         self.trie = TrieTensors.from_trie(SIDTrie.from_table(table), self.device)
-        self._sid_lists = table.sid_code_matrix().to_lists()
+        self._sid_matrix = table.sid_code_matrix()  # int32 arrays: no Python object per SID, even at 10M items
 
     def with_table(self, table: SIDTable) -> Retriever:
         """The same model over another SID table (e.g. after `semid assign` added cold-start items); DataError
@@ -215,7 +216,9 @@ class Retriever:
         flags."""
         bounds = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)]).tolist()
         item_ids = self.table.item_ids.take(pa.array(rows, type=pa.int64())).to_pylist()
-        item_scores, item_sids, item_slots = scores.tolist(), sids.tolist(), in_slot.tolist()
+        item_scores, item_slots = scores.tolist(), in_slot.tolist()
+        sid_idx = np.asarray(sids, dtype=np.int64)
+        item_sids = Codes(self._sid_matrix.codes[sid_idx], self._sid_matrix.lengths[sid_idx]).to_lists()
         finished = np.isfinite(res.scores)
         n_generated = finished.sum(axis=1).tolist()
         n_hallucinated = (finished & (res.sids < 0)).sum(axis=1).tolist()
@@ -223,7 +226,7 @@ class Retriever:
             SearchResult(
                 item_ids[lo:hi],
                 item_scores[lo:hi],
-                [self._sid_lists[s] for s in item_sids[lo:hi]],
+                item_sids[lo:hi],
                 n_generated[b],
                 n_hallucinated[b],
                 item_slots[lo:hi],
