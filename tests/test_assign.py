@@ -4,6 +4,7 @@ import shutil
 import numpy as np
 import pytest
 
+from semid.assigned_vectors import ASSIGNED_VECTORS, read_assigned_vectors
 from semid.errors import DataError
 from semid.pipeline import assign_new_items
 from semid.sid import SIDTable
@@ -78,6 +79,8 @@ def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
     tokenize(ds, tmp_path / "tok", "8,8")
     write_new_items(tmp_path, clustered(5, 8, 12, seed=5))
     assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl", tmp_path / "new.npy")
+    ids, vecs, kind, encoder = read_assigned_vectors(tmp_path / "tok" / ASSIGNED_VECTORS)  # kept for retrievers
+    assert len(ids) == 5 and vecs.shape == (5, 8) and (kind, encoder) == ("content", "")  # --vectors: no encoder
     tokenizer_before = (tmp_path / "tok" / "tokenizer" / "tensors.safetensors").read_bytes()
     args = ["tokenize", str(ds), "--vectors", str(tmp_path / "vecs.npy"), "--out", str(tmp_path / "tok")]
     res = runner.invoke(app, [*args, "--codebook-sizes", "4,4"])
@@ -89,3 +92,4 @@ def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
     assert res.exit_code == 0, res.output
     table = SIDTable.load(tmp_path / "tok" / "sid_table")
     assert table.n_items == 300 and list(table.codebook_sizes) == [4, 4]
+    assert not (tmp_path / "tok" / ASSIGNED_VECTORS).exists()  # the refit dropped the assigned items

@@ -84,9 +84,14 @@ def write_text_atomic(path: str | Path, text: str) -> None:
     """Write `text` (UTF-8) to `path` through a synced temporary file and a rename: a kill leaves either the old
     file or the new one, never half of one (a resumable run takes an existing file as finished work). The
     temporary file is per process: two writers of one path (a bench and `--report-only` beside it) never share it."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """`write_text_atomic` for bytes."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_bytes_synced(tmp, text.encode("utf-8"))
+    write_bytes_synced(tmp, data)
     os.replace(tmp, path)
 
 

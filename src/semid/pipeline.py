@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from semid.assigned_vectors import ASSIGNED_VECTORS, CONTENT, JOINED, record_assigned_vectors
 from semid.data.format import Dataset, load_dataset
 from semid.embed.collaborative import CollaborativeConfig, CollaborativeVectors
 from semid.embed.encoder import EncoderConfig, TextEncoder
@@ -115,6 +116,7 @@ def tokenize_dataset(
     tok, table, seconds = fit_sids(ds, x, method, dedup, **config)
     out.mkdir(parents=True, exist_ok=True)
     CollaborativeVectors.remove(out)  # a join from an earlier fit in this folder no longer applies
+    (out / ASSIGNED_VECTORS).unlink(missing_ok=True)  # nor do the vectors of items assigned to the old table
     if joined is not None:
         joined.save(out)
     tok.save(out / TOKENIZER_DIR)
@@ -185,6 +187,7 @@ class AssignResult:
     table: SIDTable
     n_new: int
     n_new_sids: int  # SIDs that did not exist before
+    note: str = ""  # about the kept vectors (semid.assigned_vectors), when earlier ones were dropped
 
 
 def assign_new_items(
@@ -214,15 +217,18 @@ def assign_new_items(
             f"item id {clash[0]!r} is already in the SID table ({len(clash)} such ids)", source=str(items_file)
         )
     if vectors is not None:
-        x = load_vectors(vectors, n_rows=len(items))
+        x, encoder_path = load_vectors(vectors, n_rows=len(items)), ""
     else:
-        x = TextEncoder(encoder).encode(items["text"].tolist())
+        text_encoder = TextEncoder(encoder)
+        x, encoder_path = text_encoder.encode(items["text"].tolist()), str(text_encoder.model_path)
+    kind = CONTENT
     if CollaborativeVectors.present(root):  # the tokenizer was fitted on content joined to collaborative vectors
-        x = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x)
+        x, kind = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x), JOINED
     info_path = root / "tokenize.json"
     dedup = info_path.exists() and bool(json.loads(info_path.read_text(encoding="utf-8")).get("dedup"))
     codes, sizes = new_item_codes(tok, table, x, dedup, grow_dedup)
     before = table.n_sids
     grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy(), codebook_sizes=sizes)
+    note = record_assigned_vectors(root, items["item_id"].tolist(), x, kind, encoder_path)  # before the table
     grown.save(table_dir)
-    return AssignResult(grown, len(items), grown.n_sids - before)
+    return AssignResult(grown, len(items), grown.n_sids - before, note)

@@ -154,12 +154,20 @@ def retrieve(
 
 def _load(artifact: Path, sid_table: Path | None, device: str | None = None) -> Retriever:
     """The retriever artifact, over `sid_table` when given (its added items cold)."""
+    from semid.assigned_vectors import apply_assigned_vectors
     from semid.pipeline import resolve_table_dir
     from semid.retrieve.retriever import Retriever
     from semid.sid.table import SIDTable
 
     ret = Retriever.load(artifact, device=device)
-    return ret.with_table(SIDTable.load(resolve_table_dir(sid_table))) if sid_table is not None else ret
+    if sid_table is None:
+        return ret
+    table_dir = resolve_table_dir(sid_table)
+    ret = ret.with_table(SIDTable.load(table_dir))
+    note = apply_assigned_vectors(ret, table_dir)  # cold items ranked by their own vectors where they fit
+    if note:
+        console.print(f"[bold yellow]warning:[/] {escape(note)}")
+    return ret
 
 
 def _ids(text: str) -> list[str]:

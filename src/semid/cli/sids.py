@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from semid.cli.common import console, int_list, joined_by_id, print_diagnostics, warnings_shown
 from semid.files import check_out_dir
@@ -92,6 +93,8 @@ def assign(
     console.print(
         f"assigned {res.n_new:,} new items ({res.n_new_sids:,} new SIDs); table now {res.table.n_items:,} items"
     )
+    if res.note:
+        console.print(f"[bold yellow]warning:[/] {escape(res.note)}")
 
 
 def diagnose(

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from semid.assigned_vectors import apply_assigned_vectors
 from semid.retrieve.backbones import MiniLMBackbone
 from semid.retrieve.retriever import Retriever
 from semid.serve.batcher import MicroBatcher
@@ -69,6 +70,9 @@ class TableReloader:
         """The served model over `table`, ready to serve: the item vectors rank "exact" reads are built here,
         not by the first request after the swap (an item without a stored vector: its SID tokens' rows)."""
         new = self.batcher.retriever.with_table(table)
+        note = apply_assigned_vectors(new, self.table_dir)  # assigned items ranked by their own vectors
+        if note:
+            log.warning(note)
         if isinstance(new.backbone, MiniLMBackbone):
             new.backbone.item_matrix()
         return new
