@@ -6,7 +6,7 @@ import pytest
 
 from semid.assigned_vectors import ASSIGNED_VECTORS, read_assigned_vectors
 from semid.errors import DataError
-from semid.pipeline import assign_new_items
+from semid.pipeline import assign_new_items, check_same_encoder
 from semid.sid import SIDTable
 from tests.helpers import clustered, make_dataset, tokenize, write_new_items
 
@@ -93,3 +93,24 @@ def test_tokenize_never_silently_replaces_a_table_in_its_out_folder(tmp_path):
     table = SIDTable.load(tmp_path / "tok" / "sid_table")
     assert table.n_items == 300 and list(table.codebook_sizes) == [4, 4]
     assert not (tmp_path / "tok" / ASSIGNED_VECTORS).exists()  # the refit dropped the assigned items
+
+
+def test_assign_refuses_another_text_encoder_than_the_tables(tmp_path):
+    from semid.data.provenance import record_vectors_identity
+    from semid.embed.encoder import resolve_model_path
+    from semid.pipeline import tokenize_dataset
+
+    ds = make_dataset(tmp_path)
+    np.save(ds / "item_vectors.npy", np.load(tmp_path / "vecs.npy"))
+    other = tmp_path / "other-encoder"
+    other.mkdir()
+    (ds / "item_vectors.json").write_text(json.dumps({"model": str(other)}))  # as `semid embed --model` writes
+    record_vectors_identity(ds)
+    tokenize_dataset(ds, tmp_path / "tok", "rq_kmeans", codebook_sizes=[4, 4], show_progress=False)
+    assert json.loads((tmp_path / "tok" / "tokenize.json").read_text())["encoder"] == str(other)
+    write_new_items(tmp_path, clustered(5, 8, 12, seed=5))
+    with pytest.raises(DataError, match=f"fitted on vectors from {other}.*pass --model"):
+        assign_new_items(tmp_path / "tok", tmp_path / "new.jsonl")  # would embed with the bundled MiniLM
+    assert SIDTable.load(tmp_path / "tok" / "sid_table").n_items == 300  # nothing written
+    check_same_encoder(str(resolve_model_path("minilm")), resolve_model_path("minilm"), tmp_path)  # the same: fine
+    check_same_encoder(str(tmp_path / "moved-away"), resolve_model_path("minilm"), tmp_path)  # gone: unchecked

@@ -25,6 +25,7 @@ import numpy as np
 
 from semid.assigned_vectors import ASSIGNED_VECTORS, CONTENT, JOINED, record_assigned_vectors
 from semid.data.format import Dataset, load_dataset
+from semid.data.provenance import vectors_model
 from semid.embed.collaborative import CollaborativeConfig, CollaborativeVectors
 from semid.embed.encoder import EncoderConfig, TextEncoder
 from semid.embed.vectors import load_vectors
@@ -127,6 +128,7 @@ def tokenize_dataset(
         "fit_encode_seconds": seconds,
         "dedup": dedup,
         "collaborative": None if collaborative is None else asdict(collaborative),
+        "encoder": vectors_model(root) if vectors is None else None,  # what `semid assign` must embed with
         "config": config,
     }
     (out / "tokenize.json").write_text(json.dumps(info, indent=2, default=str) + "\n", encoding="utf-8")
@@ -182,6 +184,19 @@ def new_item_codes(
     return codes, sizes
 
 
+def check_same_encoder(recorded: str | None, model_path: Path, root: Path) -> None:
+    """DataError when new items would be embedded by another text encoder than the one whose vectors the
+    tokenizer was fitted on (tokenize.json's ``encoder``): their codes would come from another space."""
+    if recorded is None or not Path(recorded).is_dir():  # vectors given to tokenize, or a folder since moved
+        return
+    if Path(recorded).resolve() != model_path.resolve():
+        raise DataError(
+            f"the SIDs in {root} were fitted on vectors from {recorded}, not {model_path}: pass --model "
+            f"{recorded} (or --vectors from that encoder)",
+            source="model",
+        )
+
+
 @dataclass
 class AssignResult:
     table: SIDTable
@@ -216,16 +231,18 @@ def assign_new_items(
         raise DataError(
             f"item id {clash[0]!r} is already in the SID table ({len(clash)} such ids)", source=str(items_file)
         )
+    info_path = root / "tokenize.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.exists() else {}
     if vectors is not None:
         x, encoder_path = load_vectors(vectors, n_rows=len(items)), ""
     else:
         text_encoder = TextEncoder(encoder)
+        check_same_encoder(info.get("encoder"), text_encoder.model_path, root)
         x, encoder_path = text_encoder.encode(items["text"].tolist()), str(text_encoder.model_path)
     kind = CONTENT
     if CollaborativeVectors.present(root):  # the tokenizer was fitted on content joined to collaborative vectors
         x, kind = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x), JOINED
-    info_path = root / "tokenize.json"
-    dedup = info_path.exists() and bool(json.loads(info_path.read_text(encoding="utf-8")).get("dedup"))
+    dedup = bool(info.get("dedup"))
     codes, sizes = new_item_codes(tok, table, x, dedup, grow_dedup)
     before = table.n_sids
     grown = table.extend(items["item_id"].tolist(), codes, items["popularity"].to_numpy(), codebook_sizes=sizes)

@@ -73,7 +73,9 @@ def assign(
     tokenize_dir: Path = typer.Argument(..., help="a `semid tokenize` output folder (tokenizer/ + sid_table/)"),
     items: Path = typer.Option(..., help="new items (.jsonl/.csv/.parquet): item_id, text, popularity"),
     vectors: Path | None = typer.Option(None, help="their vectors (.npy/.parquet) instead of embedding the texts"),
-    model: str = typer.Option("minilm", help="text encoder when no --vectors: 'minilm' or a local folder"),
+    model: str = typer.Option(
+        "minilm", help="text encoder when no --vectors: 'minilm' or a local folder, the one the SIDs were fitted with"
+    ),
     grow_dedup: bool = typer.Option(
         False,
         help="--dedup tables: a SID of its own for every new item, growing the dedup layer (a retriever "
