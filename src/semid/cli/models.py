@@ -55,6 +55,7 @@ def train(
     eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
     pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
     no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),
+    pseudo_queries: int = typer.Option(0, help="text queries: also this many random spans of each item's text -> SID"),
     seed: int = typer.Option(0, help="random seed"),
     device: str | None = typer.Option(None, help=DEVICE_HELP),
 ) -> None:
@@ -86,6 +87,7 @@ def train(
         lr_schedule=lr_schedule,
         finetune_lr=finetune_lr,
         index_pairs=not no_index_pairs,
+        pseudo_queries=pseudo_queries,
         max_train_records=max_train_records,
         eval_queries=eval_queries,
         seed=seed,

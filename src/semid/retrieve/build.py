@@ -21,6 +21,7 @@ from semid.errors import DataError, SemidWarning
 from semid.finetune_rule import FIELD, check_finetune_request
 from semid.retrieve.backbones import BACKBONES, Backbone, MiniLMBackbone
 from semid.retrieve.model import ModelConfig, build_model, load_text_tokenizer
+from semid.retrieve.pseudo_queries import pseudo_queries
 from semid.retrieve.query_layers import trainable_top
 from semid.retrieve.sid_model import SIDModel, SIDModelConfig, additive_code_vectors
 from semid.retrieve.t5_backbone import T5Backbone
@@ -111,10 +112,17 @@ def record_inputs(backbone: Backbone, records: Any, show_progress: bool = False)
 
 
 def training_pairs(
-    backbone: Backbone, ds: Dataset, table: SIDTable, index_pairs: bool, max_records: int | None, seed: int
+    backbone: Backbone,
+    ds: Dataset,
+    table: SIDTable,
+    index_pairs: bool,
+    max_records: int | None,
+    seed: int,
+    pseudo_per_item: int = 0,
 ) -> tuple[list[Any], list[list[int]]]:
     """(inputs, target SID tokens ending with EOS): every training record (or a seeded sample of
-    ``max_records``), plus for text datasets with ``index_pairs`` every item's text -> its SID."""
+    ``max_records``), plus for text datasets with ``index_pairs`` every item's text -> its SID and
+    ``pseudo_per_item`` pseudo-queries of it (semid.retrieve.pseudo_queries) -> its SID."""
     train = ds.split("train")
     if max_records is not None and len(train) > max_records:
         pick = np.sort(np.random.default_rng(seed).choice(len(train), max_records, replace=False))
@@ -127,6 +135,8 @@ def training_pairs(
     if index_pairs and backbone.input_kind == "text":
         rows = table.lookup(ds.items["item_id"].tolist())
         texts = ds.items["text"].tolist()
+        spans, source = pseudo_queries(texts, pseudo_per_item, seed)
+        texts, rows = texts + spans, np.concatenate([rows, rows[source]])
         if isinstance(backbone, MiniLMBackbone):
             inputs += backbone.text_inputs(texts, cache=True)
         else:  # t5: item texts through its own WordPiece input encoder, like the queries

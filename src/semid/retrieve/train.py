@@ -54,6 +54,7 @@ class TrainConfig:
     warmup_steps: int = 200  # linear warm-up (at most 10% of all steps), then lr_schedule
     lr_schedule: str = "cosine"  # after warm-up: "cosine" decay to 0 at the last epoch, or "constant"
     index_pairs: bool = True  # text queries: add item text -> SID pairs for every item
+    pseudo_queries: int = 0  # with index_pairs: that many random spans of each item's text -> its SID too
     max_train_records: int | None = None  # seeded sample of the training records (None: all)
     eval_queries: int = 1000  # seeded sample of valid records decoded after each epoch (0: none)
     eval_beam: int = 20
@@ -122,7 +123,9 @@ def fit_retriever(
     backbone: Backbone = build_backbone(
         build, ds, table, kind, device, show_progress=cfg.show_progress and main, item_vectors=item_vectors
     )
-    inputs, targets = training_pairs(backbone, ds, table, cfg.index_pairs, cfg.max_train_records, cfg.seed)
+    inputs, targets = training_pairs(
+        backbone, ds, table, cfg.index_pairs, cfg.max_train_records, cfg.seed, cfg.pseudo_queries
+    )
     valid_inputs, valid_targets = valid_sample(backbone, ds, cfg.eval_queries, cfg.seed)
     model = backbone.model
     opt = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
