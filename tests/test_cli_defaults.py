@@ -19,7 +19,7 @@ def test_train_defaults_are_the_config_defaults():
 
     got, train = defaults("train"), TrainConfig()
     names = ("epochs", "patience", "batch_size", "lr", "lr_schedule", "max_train_records", "eval_queries", "seed")
-    for name in (*names, "device", "finetune_lr"):
+    for name in (*names, "device", "finetune_lr", "pseudo_queries"):
         assert got[name] == getattr(train, name), name
     assert got["no_index_pairs"] == (not train.index_pairs)
     assert got["d_model"] == SIDModelConfig.d_model and got["decoder_layers"] == SIDModelConfig.decoder_layers
