@@ -13,12 +13,13 @@ vectors for items the table does not hold yet (ignored), never items without the
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from semid.errors import DataError
+from semid.errors import DataError, SemidError
 from semid.files import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -33,8 +34,12 @@ def record_assigned_vectors(root: Path, item_ids: list[str], vectors: np.ndarray
     encoder had to be dropped ("" otherwise)."""
     ids, vecs, note = np.asarray(item_ids, dtype=str), np.asarray(vectors, dtype=np.float32), ""
     path = root / ASSIGNED_VECTORS
-    if path.exists():
-        old_ids, old_vecs, old_kind, old_encoder = read_assigned_vectors(path)
+    try:
+        old = read_assigned_vectors(path) if path.exists() else None
+    except DataError as exc:  # never a reason to refuse new items: theirs are written, the old ones said lost
+        old, note = None, f"{exc}; replaced"
+    if old is not None:
+        old_ids, old_vecs, old_kind, old_encoder = old
         if (old_kind, old_encoder) == (kind, encoder) and old_vecs.shape[1] == vecs.shape[1]:
             ids, vecs = np.concatenate([old_ids, ids]), np.concatenate([old_vecs, vecs])
         else:
@@ -50,7 +55,7 @@ def read_assigned_vectors(path: Path) -> tuple[np.ndarray, np.ndarray, str, str]
     try:
         with np.load(path, allow_pickle=False) as f:
             ids, vecs, kind, encoder = f["item_ids"], f["vectors"], str(f["kind"]), str(f["encoder"])
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise DataError(
             f"not a readable assigned-vectors file ({exc}); run `semid assign` again", source=str(path)
         ) from None
@@ -69,10 +74,14 @@ def apply_assigned_vectors(retriever: Retriever, table_dir: Path) -> str:
     backbone = retriever.backbone
     if not path.exists() or not isinstance(backbone, MiniLMBackbone):
         return ""
-    ids, vecs, kind, encoder = read_assigned_vectors(path)
+    try:  # a bad file, or an encoder not installed here: serve by the SID rows, and say why
+        ids, vecs, kind, encoder = read_assigned_vectors(path)
+        model = resolve_model_path(backbone.encoder_name).resolve() if kind == CONTENT and encoder else None
+    except SemidError as exc:
+        return f"{exc}; the assigned items' vectors are not used"
     if kind == CONTENT and not encoder:
         return f"{path}: vectors given to `semid assign --vectors` are of no known encoder; not used"
-    if kind == CONTENT and Path(encoder).resolve() != resolve_model_path(backbone.encoder_name).resolve():
+    if kind == CONTENT and Path(encoder).resolve() != model:
         return f"{path}: embedded by {encoder}, not the retriever's encoder ({backbone.encoder_name}); not used"
     if vecs.shape[1] != backbone.model.dim:
         return f"{path}: {vecs.shape[1]}-d vectors, the retriever reads {backbone.model.dim}-d ones; not used"

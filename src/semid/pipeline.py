@@ -238,7 +238,7 @@ def assign_new_items(
     else:
         text_encoder = TextEncoder(encoder)
         check_same_encoder(info.get("encoder"), text_encoder.model_path, root)
-        x, encoder_path = text_encoder.encode(items["text"].tolist()), str(text_encoder.model_path)
+        x, encoder_path = text_encoder.encode(items["text"].tolist()), str(text_encoder.model_path.resolve())
     kind = CONTENT
     if CollaborativeVectors.present(root):  # the tokenizer was fitted on content joined to collaborative vectors
         x, kind = CollaborativeVectors.load(root).vectors(items["item_id"].tolist(), x), JOINED

@@ -209,7 +209,7 @@ def test_histories_beside_text_or_mixed_inputs_are_said_not_dropped():
     with pytest.warns(SemidWarning, match="those histories are not used"):
         assert input_kind(ds) == "text"
     mixed = both.assign(query=["find a", "", "find c"], history=[[], ["a"], []])
-    with pytest.warns(SemidWarning, match=r"records mix inputs \(2 with query text, 1 without\)"):
+    with pytest.warns(SemidWarning, match=r"records mix inputs \(2 with query text, 1 with a history alone\)"):
         ds = build_dataset("mixed", items, mixed, {})
     with pytest.raises(DataError, match="mixed datasets are not supported"):
         input_kind(ds)

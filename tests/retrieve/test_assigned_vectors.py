@@ -39,6 +39,14 @@ def test_assigned_vectors_rank_new_items_only_when_from_the_models_encoder(tmp_p
     assert apply_assigned_vectors(retriever, tok / "sid_table") == ""
     np.testing.assert_array_equal(retriever.backbone.item_matrix()[rows], vecs)
     assert retriever.search(["boat, red"], k=5, beam=4, rank="exact")[0].item_ids  # serves with them
+    record_assigned_vectors(tok, NEW, vecs, CONTENT, str(tok))  # another encoder's (an existing folder)
+    assert "not the retriever's encoder" in apply_assigned_vectors(retriever, tok / "sid_table")
+    record_assigned_vectors(tok, NEW, np.ones((2, 5)), CONTENT, minilm)
+    assert "5-d vectors, the retriever reads 384-d" in apply_assigned_vectors(retriever, tok / "sid_table")
+    (tok / ASSIGNED_VECTORS).write_bytes(b"PK\x03\x04 cut off")  # a truncated file: said, never a failure
+    assert "not a readable assigned-vectors file" in apply_assigned_vectors(retriever, tok / "sid_table")
+    assert "replaced" in record_assigned_vectors(tok, NEW, vecs, CONTENT, minilm)
+    assert read_assigned_vectors(tok / ASSIGNED_VECTORS)[0].tolist() == NEW
 
 
 def test_each_assign_adds_to_the_file_and_a_crash_before_the_table_is_harmless(tmp_path):

@@ -56,6 +56,14 @@ def test_top_k_tokens_stay_layer_specific_with_four_layers(tmp_path):
     np.testing.assert_array_equal(back.codes[:, [0, 2, 3]], base.codes[:, [0, 2, 3]])
     tok.save(tmp_path / "hg")
     np.testing.assert_array_equal(load_tokenizer(tmp_path / "hg").encode(x).codes, codes.codes)
+    payload = json.loads((tmp_path / "hg" / CONFIG_FILE).read_text())
+    del payload["config"]["layer_specific_tail"]  # a folder written before: its codes keep their old layout
+    (tmp_path / "hg" / CONFIG_FILE).write_text(json.dumps(payload))
+    old = load_tokenizer(tmp_path / "hg")
+    assert old.codebook_sizes == [8, 16 + 4, 4, 8]
+    old_codes = old.encode(x)
+    np.testing.assert_array_equal(old_codes.codes[dropped, 2], base.codes[dropped, 3])  # unshifted, as it was
+    np.testing.assert_array_equal(old.to_base(old_codes).codes[:, [0, 2, 3]], base.codes[:, [0, 2, 3]])
 
 
 def test_drop_layer2():

@@ -46,9 +46,9 @@ def input_kind_notes(queries: pd.DataFrame) -> list[str]:
             f"{int(has_history.sum()):,} records have a history as well as query text: retrievers take the text "
             "alone (text + history inputs are not supported), so those histories are not used"
         ]
-    if not has_text.all() and not has_history.all():
+    if has_text.any() and not has_text.all():  # with neither input a record is refused when read (validate_queries)
         return [
-            f"records mix inputs ({int(has_text.sum()):,} with query text, {int((~has_text).sum()):,} without): "
-            "`semid train` and `semid bench` need query text on every record, or a history on every one"
+            f"records mix inputs ({int(has_text.sum()):,} with query text, {int((~has_text).sum()):,} with a "
+            "history alone): `semid train` and `semid bench` need query text on every record, or a history on every one"
         ]
     return []

@@ -109,8 +109,10 @@ def retrieval_counts(
     masks = {"all": np.ones(len(retrieved), dtype=bool), **(groups or {})}
     gen = None if generated is None else np.asarray(generated)
     bad = None if hallucinated is None else np.asarray(hallucinated)
-    if gen is not None and (bad is None or not len(gen) == len(bad) == len(retrieved)):
-        raise ValueError("generated and hallucinated need one count per query, as retrieved has")
+    if (gen is None) != (bad is None) or (
+        gen is not None and bad is not None and not len(gen) == len(bad) == len(retrieved)
+    ):
+        raise ValueError("generated and hallucinated need one count per query each, as retrieved has")
     out: dict[str, dict[str, float]] = {}
     for group, mask in masks.items():
         mask = np.asarray(mask, dtype=bool)
@@ -118,7 +120,8 @@ def retrieval_counts(
             raise ValueError(f"group {group!r} mask has shape {mask.shape}, expected {retrieved.shape}")
         out[group] = {"ret_per": float(retrieved[mask].mean()) if mask.any() else float("nan")}
         if gen is not None and bad is not None:
-            out[group]["hallucination"] = hallucination_rate(gen[mask], bad[mask]) if mask.any() else float("nan")
+            some = gen[mask].sum() > 0  # a group of queries that generated nothing has no rate
+            out[group]["hallucination"] = hallucination_rate(gen[mask], bad[mask]) if some else float("nan")
     return out
 
 

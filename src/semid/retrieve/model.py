@@ -37,7 +37,16 @@ class ModelConfig:
     pretrained: str | None = None  # local Hugging Face T5 checkpoint (with its tokenizer) to start from
 
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spiece.model", "vocab.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+)
 
 
 def load_text_tokenizer(path: str | None) -> Any:
@@ -53,11 +62,14 @@ def load_text_tokenizer(path: str | None) -> Any:
         if not folder.is_dir():
             raise MissingResourceError(f"{folder}: no local tokenizer folder (semid never downloads)")
         if not any((folder / name).is_file() for name in TOKENIZER_FILES):  # transformers would invent a default
-            raise MissingResourceError(f"{folder}: no tokenizer files (any of {', '.join(TOKENIZER_FILES)})")
+            raise MissingResourceError(
+                f"{folder}: not a Hugging Face tokenizer folder (no tokenizer files: any of "
+                f"{', '.join(TOKENIZER_FILES)})"
+            )
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError) as exc:  # a model folder without tokenizer files
-        raise MissingResourceError(f"{folder}: no tokenizer files a Hugging Face tokenizer loads ({exc})") from None
+        raise MissingResourceError(f"{folder}: not a Hugging Face tokenizer folder ({exc})") from None
 
 
 def build_model(cfg: ModelConfig, vocab: SIDVocab) -> Any:

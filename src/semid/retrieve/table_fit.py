@@ -21,7 +21,7 @@ def check_table_fits(vocab: SIDVocab, model_table: SIDTable, table: SIDTable) ->
     sizes, model_sizes = list(table.codebook_sizes), list(vocab.codebook_sizes)
     if sizes != model_sizes:
         grown = len(sizes) == len(model_sizes) and sizes[:-1] == model_sizes[:-1] and sizes[-1] > model_sizes[-1]
-        hint = " (its dedup layer grew: `semid assign --grow-dedup`; without it new items share the last code)"
+        hint = " (if its dedup layer grew by `semid assign --grow-dedup`: without it new items share the last code)"
         raise DataError(
             f"the SID table's codebooks {sizes} differ from the model's vocabulary {model_sizes}"
             + (hint if grown else ""),

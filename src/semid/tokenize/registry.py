@@ -71,6 +71,8 @@ def make_tokenizer(method: str, *, hourglass: str | None = None, hourglass_k: in
         raise DataError(f"unknown tokenizer method {method!r}; choose one of {sorted(METHODS)}", source="method")
     try:
         tok = make(**options_for(method, config))
+    except DataError:
+        raise
     except (TypeError, ValueError) as exc:
         raise DataError(f"bad option for {method}: {exc}", source="config") from None
     if hourglass is not None:
