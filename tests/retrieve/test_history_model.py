@@ -105,7 +105,7 @@ def test_given_item_vectors_are_used_instead_of_embedding_the_catalogue_again(mo
     minilm = SIDModelConfig(d_model=16, decoder_layers=1)
     retriever, _ = fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, item_vectors=vectors)
     stored_ids, stored = retriever.backbone.stored_vectors
-    assert stored_ids == ds.items["item_id"].tolist() and np.array_equal(stored.numpy(), vectors)
+    assert stored_ids.to_pylist() == ds.items["item_id"].tolist() and np.array_equal(stored.numpy(), vectors)
     with pytest.raises(DataError, match="3 item vectors for 20 items"):
         fit_retriever(ds, table_of(ds), BuildConfig(minilm=minilm), cfg, item_vectors=vectors[:3])
 

@@ -76,8 +76,9 @@ class MiniLMBackbone:
         self._text_encoder = text_encoder  # loaded on first use
         self._bottom: BottomLayers | None = None  # finetune_layers: the text encoder's frozen bottom layers
         self._frozen_top: TopLayers | None = None  # and its own (frozen) top layers, for rank "exact"
-        self.stored_vectors: tuple[list[str], torch.Tensor] | None = None  # the training catalogue's
-        self.added_vectors: tuple[list[str], torch.Tensor] | None = None  # items added after training
+        # (item ids as an arrow array: no Python object per item, vectors) of the training catalogue...
+        self.stored_vectors: tuple[pa.Array, torch.Tensor] | None = None
+        self.added_vectors: tuple[pa.Array, torch.Tensor] | None = None  # ...and of items added after training
         self._item_matrix: np.ndarray | None = None
         if self.input_kind == "history":
             self._attach_items()
@@ -105,16 +106,17 @@ class MiniLMBackbone:
             self.model.set_items(vectors, tok, slots)
         self._item_matrix = vectors.numpy()
 
-    def _table_rows(self, item_ids: list[str]) -> np.ndarray:
+    def _table_rows(self, item_ids: pa.Array) -> np.ndarray:
         """Each id's row in the table, -1 for an id it does not hold (arrow's hash join: no dict of all ids)."""
         ids = self.table.item_ids
-        rows = pc.index_in(pa.array(item_ids, type=pa.string()).cast(ids.type), value_set=ids)
+        rows = pc.index_in(item_ids.cast(ids.type), value_set=ids)
         return rows.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def store_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
         """The training catalogue's vectors (rows as `item_ids`; a history model's learned embeddings follow
         this order)."""
-        self.stored_vectors = (list(item_ids), torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32)))
+        vecs = torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+        self.stored_vectors = (pa.array(item_ids, type=pa.string()), vecs)
         self._attach_items()
 
     def add_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> None:
@@ -126,7 +128,7 @@ class MiniLMBackbone:
                 f"item vectors of shape {vecs.shape} (finite) expected ({len(item_ids)}, {self.model.dim})",
                 source="item_vectors",
             )
-        self.added_vectors = (list(item_ids), torch.from_numpy(vecs))
+        self.added_vectors = (pa.array(item_ids, type=pa.string()), torch.from_numpy(vecs))
         self._attach_items()
 
     def item_matrix(self) -> np.ndarray:
@@ -239,7 +241,7 @@ class MiniLMBackbone:
         for name, stored in (("stored", self.stored_vectors), ("added", self.added_vectors)):
             if stored is not None:
                 tensors[f"{name}_item_vectors"] = stored[1]
-                (folder / f"{name}_item_ids.json").write_text(json.dumps(stored[0]), encoding="utf-8")
+                (folder / f"{name}_item_ids.json").write_text(json.dumps(stored[0].to_pylist()), encoding="utf-8")
         save_file(tensors, str(folder / "model.safetensors"))
         meta = {"config": self.config(), "dim": self.model.dim, "input_kind": self.input_kind}
         if self.input_kind == "history":
