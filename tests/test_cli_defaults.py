@@ -68,6 +68,7 @@ def test_bench_config_spells_out_the_training_defaults():
 
     assert (BenchConfig.batch_size, BenchConfig.lr) == (TrainConfig.batch_size, TrainConfig.lr)
     assert BenchConfig.finetune_lr == TrainConfig.finetune_lr
+    assert BenchConfig.pseudo_queries == TrainConfig.pseudo_queries
 
 
 def test_export_defaults_are_the_config_defaults():

@@ -28,6 +28,7 @@ FINETUNE_LAYERS_HELP = (
 )
 FINETUNE_LR_HELP = "learning rate of the fine-tuned MiniLM layers (--finetune-layers)"
 MAX_TRAIN_RECORDS_HELP = "seeded sample of the training records (default: all)"
+PSEUDO_QUERIES_HELP = "text queries: also this many random spans of each item's text -> its SID (NCI)"
 
 
 def renamed_option(old: str, new: str, old_value: int | None, value: int | None) -> int | None:

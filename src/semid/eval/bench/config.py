@@ -84,6 +84,7 @@ class BenchConfig:
     lr: float = 3e-3  # TrainConfig's, likewise
     lr_schedule: str = "cosine"  # TrainConfig's, likewise
     finetune_lr: float = 1e-4  # TrainConfig's, likewise
+    pseudo_queries: int = 0  # text queries: random spans of each warm item's text -> its SID (TrainConfig's)
     beam: int = 100
     device: str | None = None
     keep_artifacts: bool = False  # keep each run's tokenizer and retriever (else only result.json stays once scored)

@@ -163,6 +163,7 @@ def _train(
         lr=cfg.lr,
         lr_schedule=cfg.lr_schedule,
         finetune_lr=cfg.finetune_lr,
+        pseudo_queries=cfg.pseudo_queries,
         seed=seed,
         device=cfg.device,
         eval_queries=1000,

@@ -241,6 +241,8 @@ def _budget(c: dict[str, Any], generative: list[str], input_kind: str | None) ->
     cap = current_names(c).get("max_train_records")  # results.json of older benches: max_train_queries
     records = f"a seeded sample of {cap:,} training records" if cap else "every training record"
     index = " + one indexing pair per warm item" if input_kind == "text" else ""
+    if index and c.get("pseudo_queries"):
+        index += f" and {c['pseudo_queries']} pseudo-queries (spans of its text)"
     epochs = f"{c['epochs']} epoch(s), no early stopping (the epoch with the best valid R@10 kept)"
     if c.get("patience"):
         epochs = (
