@@ -48,7 +48,8 @@ def test_a_row_per_budget_and_the_figure_beside_the_table(sweep):
     assert path.with_suffix(".png").stat().st_size > 20_000
     page = (path.parent / "tau_sweep_wordnet" / "report.html").read_text()
     assert "SA²CRQ depth budgets" in page and "Time to quality" in page
-    assert page.count("src='data:image/png;base64,") == 5
+    assert "Ret-Per) by test target" in page  # runs made now split Ret-Per by head / tail / cold
+    assert page.count("src='data:image/png;base64,") == 6
 
 
 def test_a_rerun_resumes_the_finished_budgets(sweep):
