@@ -67,7 +67,7 @@ def read_assigned_vectors(path: Path) -> tuple[np.ndarray, np.ndarray, str, str]
 def apply_assigned_vectors(retriever: Retriever, table_dir: Path) -> str:
     """Give the retriever the assigned items' vectors kept beside `table_dir` (a `semid tokenize` folder's
     sid_table) where they are in its space; returns why they were not used ("" when used or absent)."""
-    from semid.embed.encoder import resolve_model_path
+    from semid.embed.encoder import same_model
     from semid.retrieve.backbones import MiniLMBackbone
 
     path = Path(table_dir).parent / ASSIGNED_VECTORS
@@ -76,12 +76,12 @@ def apply_assigned_vectors(retriever: Retriever, table_dir: Path) -> str:
         return ""
     try:  # a bad file, or an encoder not installed here: serve by the SID rows, and say why
         ids, vecs, kind, encoder = read_assigned_vectors(path)
-        model = resolve_model_path(backbone.encoder_name).resolve() if kind == CONTENT and encoder else None
+        ours = kind != CONTENT or not encoder or same_model(encoder, backbone.encoder_name)
     except SemidError as exc:
         return f"{exc}; the assigned items' vectors are not used"
     if kind == CONTENT and not encoder:
         return f"{path}: vectors given to `semid assign --vectors` are of no known encoder; not used"
-    if kind == CONTENT and Path(encoder).resolve() != model:
+    if not ours:
         return f"{path}: embedded by {encoder}, not the retriever's encoder ({backbone.encoder_name}); not used"
     if vecs.shape[1] != backbone.model.dim:
         return f"{path}: {vecs.shape[1]}-d vectors, the retriever reads {backbone.model.dim}-d ones; not used"

@@ -27,7 +27,7 @@ from semid.assigned_vectors import ASSIGNED_VECTORS, CONTENT, JOINED, record_ass
 from semid.data.format import Dataset, load_dataset
 from semid.data.provenance import vectors_model
 from semid.embed.collaborative import CollaborativeConfig, CollaborativeVectors
-from semid.embed.encoder import EncoderConfig, TextEncoder
+from semid.embed.encoder import EncoderConfig, TextEncoder, same_model
 from semid.embed.vectors import load_vectors
 from semid.errors import DataError, MissingResourceError, SemidError
 from semid.files import TABLE_DIR, TOKENIZER_DIR
@@ -189,7 +189,7 @@ def check_same_encoder(recorded: str | None, model_path: Path, root: Path) -> No
     tokenizer was fitted on (tokenize.json's ``encoder``): their codes would come from another space."""
     if recorded is None or not Path(recorded).is_dir():  # vectors given to tokenize, or a folder since moved
         return
-    if Path(recorded).resolve() != model_path.resolve():
+    if not same_model(recorded, model_path):
         raise DataError(
             f"the SIDs in {root} were fitted on vectors from {recorded}, not {model_path}: pass --model "
             f"{recorded} (or --vectors from that encoder)",

@@ -30,3 +30,18 @@ def test_training_pairs_add_pseudo_queries_towards_each_items_sid():
     sid_tokens = retriever.vocab.tokens(retriever.table.item_codes())
     rows = retriever.table.lookup(ds.items["item_id"].tolist())
     assert more_targets[len(targets) :] == [sid_tokens[int(r)] for r in np.repeat(rows, 2)]
+
+
+def test_a_negative_count_is_refused_before_any_work(tmp_path):
+    from semid.cli import app
+    from semid.eval.bench import BenchConfig
+    from tests.helpers import runner
+
+    res = runner.invoke(
+        app, ["train", str(tmp_path), str(tmp_path), "--out", str(tmp_path / "o"), "--pseudo-queries", "-1"]
+    )
+    assert res.exit_code == 2 and "--pseudo-queries" in res.output
+    res = runner.invoke(app, ["bench", "--out", str(tmp_path / "b"), "--pseudo-queries", "-1"])
+    assert res.exit_code == 2 and "--pseudo-queries" in res.output
+    with pytest.raises(ValueError, match="pseudo_queries must be >= 0"):
+        BenchConfig(pseudo_queries=-1).check()

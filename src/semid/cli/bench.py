@@ -64,7 +64,7 @@ def bench(
     decoder_layers: int = typer.Option(BENCH.decoder_layers, help="decoder layers"),
     finetune_layers: int = typer.Option(BENCH.finetune_layers, help=FINETUNE_LAYERS_HELP),
     finetune_lr: float = typer.Option(BENCH.finetune_lr, help=FINETUNE_LR_HELP),
-    pseudo_queries: int = typer.Option(BENCH.pseudo_queries, help=PSEUDO_QUERIES_HELP),
+    pseudo_queries: int = typer.Option(BENCH.pseudo_queries, min=0, help=PSEUDO_QUERIES_HELP),
     lr: float = typer.Option(BENCH.lr, help="learning rate"),
     lr_schedule: str = typer.Option(BENCH.lr_schedule, help=LR_SCHEDULE_HELP),
     batch_size: int = typer.Option(BENCH.batch_size, help="training pairs per step"),

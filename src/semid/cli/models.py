@@ -56,7 +56,7 @@ def train(
     eval_queries: int = typer.Option(1000, help="valid records decoded after each epoch (seeded sample)"),
     pretrained: str | None = typer.Option(None, help="t5: local Hugging Face T5 checkpoint folder to start from"),
     no_index_pairs: bool = typer.Option(False, help="skip the item text -> SID indexing pairs"),
-    pseudo_queries: int = typer.Option(0, help=PSEUDO_QUERIES_HELP),
+    pseudo_queries: int = typer.Option(0, min=0, help=PSEUDO_QUERIES_HELP),
     seed: int = typer.Option(0, help="random seed"),
     device: str | None = typer.Option(None, help=DEVICE_HELP),
 ) -> None:

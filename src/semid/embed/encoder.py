@@ -50,6 +50,11 @@ def resolve_model_path(model: str | Path = DEFAULT_MODEL) -> Path:
     return path
 
 
+def same_model(folder: str | Path, model: str | Path) -> bool:
+    """Whether a recorded model folder is the one `model` ('minilm' or a folder) resolves to here."""
+    return Path(folder).resolve() == resolve_model_path(model).resolve()
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("SEMID_CACHE_DIR", Path.home() / ".cache" / "semid"))
 

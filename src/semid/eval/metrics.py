@@ -109,9 +109,8 @@ def retrieval_counts(
     masks = {"all": np.ones(len(retrieved), dtype=bool), **(groups or {})}
     gen = None if generated is None else np.asarray(generated)
     bad = None if hallucinated is None else np.asarray(hallucinated)
-    if (gen is None) != (bad is None) or (
-        gen is not None and bad is not None and not len(gen) == len(bad) == len(retrieved)
-    ):
+    lengths = {len(c) for c in (gen, bad) if c is not None}
+    if (gen is None) != (bad is None) or lengths - {len(retrieved)}:
         raise ValueError("generated and hallucinated need one count per query each, as retrieved has")
     out: dict[str, dict[str, float]] = {}
     for group, mask in masks.items():

@@ -14,6 +14,8 @@ def pseudo_queries(texts: list[str], per_item: int, seed: int) -> tuple[list[str
     """`per_item` spans of each text (seeded), and the index of the text each came from."""
     if per_item < 0:
         raise ValueError(f"pseudo-queries per item must be >= 0, got {per_item}")
+    if per_item == 0:  # the default: no pass over the catalogue's texts
+        return [], np.zeros(0, dtype=np.int64)
     rng = np.random.default_rng(seed)
     spans: list[str] = []
     source: list[int] = []

@@ -100,6 +100,8 @@ class BenchConfig:
             )
         if self.seeds < 1:
             raise ValueError(f"seeds must be >= 1, got {self.seeds}")
+        if self.pseudo_queries < 0:
+            raise ValueError(f"pseudo_queries must be >= 0, got {self.pseudo_queries}")
         if self.backbone == "t5" and self.layers < 1:
             raise ValueError("the t5 backbone needs --layers >= 1 (encoder layers)")
         check_finetune_request(self.finetune_layers, self.backbone)  # the queries' kind: once the data is read

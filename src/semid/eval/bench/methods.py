@@ -177,14 +177,14 @@ def _train(
 
 def _shares_vectors(data: BenchData, cfg: BenchConfig) -> bool:
     """Whether the minilm model's item vectors are the bench's SID vectors (same encoder, or collaborative)."""
-    from semid.embed.encoder import resolve_model_path
+    from semid.embed.encoder import same_model
     from semid.retrieve.build import BuildConfig
 
     if data.collaborative:
         return True
     encoder = BuildConfig(cfg.backbone).encoder
     model = data.vectors_model
-    return model is not None and Path(model).resolve() == resolve_model_path(encoder).resolve()
+    return model is not None and same_model(model, encoder)
 
 
 def with_cold_items(
